@@ -1,0 +1,31 @@
+# The two commands of README.md. Each sets up whatever is missing, then runs.
+PY := .venv/bin/python
+STAMP := .venv/.installed
+
+.PHONY: run test setup frontend browser-deps
+
+run: setup
+	.venv/bin/docroute init
+	.venv/bin/docroute demo
+	.venv/bin/docroute serve --host 127.0.0.1 --port 5000
+
+test: setup browser-deps
+	DOCROUTE_TEST_POSTGRES_URL=$${DOCROUTE_TEST_POSTGRES_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
+		.venv/bin/pytest -q
+
+setup: $(STAMP) frontend
+
+$(STAMP): pyproject.toml
+	test -d .venv || python3 -m venv .venv
+	.venv/bin/pip install --quiet --upgrade pip
+	.venv/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+frontend:
+	@if [ -f scripts/build-frontend.sh ]; then bash scripts/build-frontend.sh; fi
+
+# Debian's Chromium and a CJK font for the browser tests (never a downloaded browser).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi wqy; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; \
+	fi

@@ -1,0 +1,49 @@
+"""Engine settings, built from plain values (the web layer reads the environment)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path("instance").resolve())
+    database_url: str = ""
+    storage_dir: Path | None = None
+    workflows_dir: Path = PROJECT_ROOT / "workflows"
+    forms_dir: Path = PROJECT_ROOT / "forms"
+    max_diagram_bytes: int = 5 * 1024 * 1024
+    max_attachment_bytes: int = 50 * 1024 * 1024
+    script_timeout_seconds: float = 2.0
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'docroute.sqlite3'}"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.storage_dir or self.home / "attachments"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read the documented DOCROUTE_* variables; unset ones keep their defaults."""
+        env = dict(os.environ if environ is None else environ)
+        kwargs: dict[str, object] = {}
+        if env.get("DOCROUTE_HOME"):
+            kwargs["home"] = Path(env["DOCROUTE_HOME"]).resolve()
+        if env.get("DOCROUTE_DATABASE_URL"):
+            kwargs["database_url"] = env["DOCROUTE_DATABASE_URL"]
+        if env.get("DOCROUTE_STORAGE_DIR"):
+            kwargs["storage_dir"] = Path(env["DOCROUTE_STORAGE_DIR"]).resolve()
+        for name, key in (("max_diagram_bytes", "DOCROUTE_MAX_DIAGRAM_BYTES"),
+                          ("max_attachment_bytes", "DOCROUTE_MAX_ATTACHMENT_BYTES")):
+            if env.get(key):
+                try:
+                    kwargs[name] = int(env[key])
+                except ValueError:
+                    raise ValueError(f"{key} must be a whole number of bytes, not {env[key]!r}")
+        return cls(**kwargs)  # type: ignore[arg-type]

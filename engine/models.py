@@ -1,0 +1,359 @@
+"""Database tables.
+
+Every table the engine writes lives here, so the schema reads in one place and the
+Alembic migrations in ``migrations/`` are generated from it. Times are stored as
+timezone-aware UTC; the UI converts to the office's zone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite otherwise hands back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use engine.clock.now()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+# --- identity -------------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    clearance: Mapped[int] = mapped_column(Integer, default=0)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_auditor: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    title: Mapped[str] = mapped_column(String(128), default="")
+    email: Mapped[str] = mapped_column(String(256), default="")
+    locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    groups: Mapped[list[Group]] = relationship(
+        secondary="memberships", back_populates="members", order_by="Group.key"
+    )
+
+
+class Group(Base):
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    name_en: Mapped[str] = mapped_column(String(128), default="")
+    kind: Mapped[str] = mapped_column(String(16), default="department")  # department | role
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    members: Mapped[list[User]] = relationship(
+        secondary="memberships", back_populates="groups", order_by="User.username"
+    )
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), primary_key=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- definitions and forms ---------------------------------------------------------
+
+
+class Definition(Base):
+    """One immutable deployed version of one executable process."""
+
+    __tablename__ = "definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(256))
+    filename: Mapped[str] = mapped_column(String(256))
+    sha256: Mapped[str] = mapped_column(String(64))
+    xml: Mapped[str] = mapped_column(Text)
+    # {called process key: definition id} pinned at deploy time, for call activities.
+    dependencies: Mapped[dict] = mapped_column(JSON, default=dict)
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Form(Base):
+    """One immutable version of a user-task form (a JSON Schema)."""
+
+    __tablename__ = "forms"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    schema: Mapped[dict] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64))
+    deployed_by: Mapped[str] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- documents -------------------------------------------------------------------------
+
+
+class Document(Base):
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    title: Mapped[str] = mapped_column(String(512))
+    doc_number: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    doc_type: Mapped[str] = mapped_column(String(16), default="")
+    classification: Mapped[int] = mapped_column(Integer, default=0)
+    urgency: Mapped[str] = mapped_column(String(16), default="")
+    department: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(32), default="open")
+    # Every other field of the document's kind (DOMAIN.md §1.2 and §2).
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class NumberCounter(Base):
+    """One gapless counter per number prefix and year (e.g. 深鹏办, 2026)."""
+
+    __tablename__ = "number_counters"
+
+    prefix: Mapped[str] = mapped_column(String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NumberLog(Base):
+    __tablename__ = "number_log"
+    __table_args__ = (UniqueConstraint("prefix", "year", "serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int] = mapped_column(Integer)
+    serial: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(128), unique=True)
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="used")  # used | void
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Blob(Base):
+    """Attachment content, stored once per sha256."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+    __table_args__ = (UniqueConstraint("document_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- cases --------------------------------------------------------------------------------
+
+
+class Instance(Base):
+    """A case: one running or finished process instance and its serialized state."""
+
+    __tablename__ = "instances"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("definitions.id"), index=True)
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("documents.id"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # SpiffWorkflow state without the spec (the spec is loaded from its definition).
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    # Bumped on every write: caches and stale form submissions compare against it.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(512), default="")
+    classification: Mapped[int] = mapped_column(Integer, default=0)
+    # {form key: form version} pinned when the case started.
+    form_versions: Mapped[dict] = mapped_column(JSON, default=dict)
+    incident: Mapped[str | None] = mapped_column(Text, nullable=True)
+    started_by: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    definition: Mapped[Definition] = relationship()
+    document: Mapped[Document | None] = relationship()
+
+
+class Task(Base):
+    """Projection of open user tasks, rewritten with every step; inbox queries read only this."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_assignee_due", "assignee", "due_at"),
+        Index("ix_tasks_instance", "instance_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    spec: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256))
+    form_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lane: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
+    # Which send-back options / data the task offers is read from the diagram at render time.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    urgency: Mapped[str] = mapped_column(String(16), default="")
+    reminder_level: Mapped[str] = mapped_column(String(16), default="")
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    document_kind: Mapped[str] = mapped_column(String(32), default="")
+    title: Mapped[str] = mapped_column(String(512), default="")
+    classification: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TaskGroup(Base):
+    """Candidate groups of a projected task, one row each, so inbox queries can join."""
+
+    __tablename__ = "task_groups"
+
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Timer(Base):
+    """A waiting timer event of a case, rewritten with every step of that case."""
+
+    __tablename__ = "timers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    spec: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default="timer")  # timer | reminder
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class Event(Base):
+    """Append-only history; each row carries the hash of the previous row of its chain."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(32))  # "case:<id>" or "system"
+    seq: Mapped[int] = mapped_column(Integer)
+    instance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("instances.id"), nullable=True, index=True
+    )
+    type: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    task_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON, hashed as stored
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class Draft(Base):
+    """A user's unsubmitted form data for one task."""
+
+    __tablename__ = "drafts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    data: Mapped[dict] = mapped_column(JSON)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("instances.id"), nullable=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    level: Mapped[str] = mapped_column(String(16))  # blue | yellow | red | escalated | info
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CalendarDay(Base):
+    """An official working-day calendar entry: every day of every covered year."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(128), default="")
+    source: Mapped[str] = mapped_column(String(256), default="")

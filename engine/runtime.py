@@ -1,0 +1,524 @@
+"""Running cases: start, claim, unclaim, delegate, complete, fire timers, retry.
+
+Every public function is one step of one case and runs inside the caller's
+transaction: lock the case row, load its workflow, apply the action, run engine steps
+to the next wait state, then write the state, the task projection, the timer rows and
+the history events. The caller commits; any exception rolls all of it back.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import clock, db, definitions, forms, history, identity, projection, spiff
+from .errors import Conflict, DocrouteError, NotAllowed, NotFound
+from .identity import Actor
+from .models import Definition, Document, Event, Instance, Task
+from .scripting import make_script_engine
+from .services import ServiceScope, service_scope
+
+OPEN_STATUSES = ("running", "error", "suspended")
+StepHook = Callable[[Session, Instance, BpmnWorkflow], None]
+
+# Called after every step with the live workflow (documents use it to sync fields).
+AFTER_STEP: list[StepHook] = []
+
+
+class _WorkflowCache:
+    """Live workflows of recently touched cases, keyed by case id and row version.
+
+    Deserializing grows with a case's history; reusing the live object after a commit
+    keeps a step's cost flat. An entry is taken out while a step uses it and put back
+    only after that transaction commits, so a failed step never leaves a mutated object.
+    """
+
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, instance_id: int, version: int) -> BpmnWorkflow | None:
+        with self._lock:
+            item = self._items.pop(instance_id, None)
+        return item[1] if item and item[0] == version else None
+
+    def put(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
+        with self._lock:
+            self._items[instance_id] = (version, workflow)
+            self._items.move_to_end(instance_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+CACHE = _WorkflowCache()
+SCRIPT_ENGINE = make_script_engine()
+
+
+def _cache_after_commit(session: Session, instance: Instance, workflow: BpmnWorkflow) -> None:
+    pending = session.info.setdefault("docroute_cache", {})
+    if not pending:
+        sa_event.listen(session, "after_commit", _flush_pending, once=True)
+        sa_event.listen(session, "after_rollback", _drop_pending, once=True)
+    pending[instance.id] = (instance.version, workflow)
+
+
+def _flush_pending(session: Session) -> None:
+    for instance_id, (version, workflow) in session.info.pop("docroute_cache", {}).items():
+        CACHE.put(instance_id, version, workflow)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop("docroute_cache", None)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _lock(session: Session, instance_id: int) -> Instance:
+    instance = db.lock_instance(session, instance_id)
+    if instance is None:
+        raise NotFound(f"no case with id {instance_id}")
+    session.refresh(instance)
+    return instance
+
+
+def _workflow(session: Session, instance: Instance) -> BpmnWorkflow:
+    cached = CACHE.take(instance.id, instance.version)
+    if cached is not None:
+        return cached
+    spec, subprocesses = definitions.load_spec(session, instance.definition)
+    return spiff.load_state(instance.state, spec, subprocesses, SCRIPT_ENGINE)
+
+
+def load_workflow(session: Session, instance: Instance) -> BpmnWorkflow:
+    """A read-only copy of a case's workflow (for display, replay and checks)."""
+    spec, subprocesses = definitions.load_spec(session, instance.definition)
+    return spiff.load_state(instance.state, spec, subprocesses, SCRIPT_ENGINE)
+
+
+# --- running steps -----------------------------------------------------------------------------
+
+
+@dataclass
+class StepOutcome:
+    services: list[dict[str, Any]]
+    incident: str | None
+
+
+def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflow,
+         action: Callable[[], None]) -> StepOutcome:
+    """Apply an action and run the engine to the next wait state; catch script failures."""
+    scope = ServiceScope(session, instance.id, instance.document_id, actor)
+    incident = None
+    with service_scope(scope):
+        try:
+            action()
+            workflow.do_engine_steps()
+        except (SpiffWorkflowException, DocrouteError) as error:
+            incident = _describe(error)
+    return StepOutcome(scope.results, incident)
+
+
+def _describe(error: Exception) -> str:
+    task = getattr(error, "task", None)
+    where = f" in {projection.task_name(task)}" if task is not None else ""
+    line = getattr(error, "line_number", None)
+    at_line = f" (line {line})" if line else ""
+    return f"script failed{where}{at_line}: {error}"
+
+
+def _status(workflow: BpmnWorkflow, incident: str | None) -> str:
+    if workflow.completed:
+        return "completed" if workflow.success else "terminated"
+    if incident or workflow.get_tasks(state=TaskState.ERROR):
+        return "error"
+    return "running"
+
+
+def _persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
+             outcome: StepOutcome, actor: str) -> list[Task]:
+    if instance.status != "suspended" or workflow.completed:
+        instance.status = _status(workflow, outcome.incident)
+    if outcome.incident:
+        instance.incident = outcome.incident
+        history.append_case(session, instance.id, "incident", actor,
+                            {"message": outcome.incident})
+    elif instance.status != "error":
+        instance.incident = None
+    instance.state = spiff.dump_state(workflow)
+    instance.serializer_version = spiff.SERIALIZER_VERSION
+    instance.version += 1
+    instance.updated_at = clock.now()
+    if instance.status in ("completed", "terminated") and instance.ended_at is None:
+        instance.ended_at = clock.now()
+        history.append_case(session, instance.id, instance.status, actor, {})
+    for hook in AFTER_STEP:
+        hook(session, instance, workflow)
+    created = projection.sync_tasks(session, instance, workflow,
+                                    identity.group_keys_by_name(session), _context(instance))
+    projection.sync_timers(session, instance, workflow)
+    session.flush()
+    _cache_after_commit(session, instance, workflow)
+    return created
+
+
+def _context(instance: Instance) -> dict[str, Any]:
+    document = instance.document
+    return {
+        "process_key": instance.definition.key,
+        "document_kind": document.kind if document else "",
+        "title": instance.title,
+        "classification": instance.classification,
+        "urgency": document.urgency if document else "",
+    }
+
+
+# --- starting --------------------------------------------------------------------------------
+
+
+def start_form_key(session: Session, definition: Definition) -> str | None:
+    spec, _ = definitions.load_spec(session, definition)
+    start = spec.task_specs.get(spec.start.outputs[0].name) if spec.start.outputs else None
+    props = (getattr(start, "extensions", None) or {}).get("properties") or {}
+    return props.get("formKey")
+
+
+def may_start(definition: Definition, actor: Actor) -> bool:
+    """Administrators may start anything; others as the process's starter groups allow."""
+    from .bpmn import CAMUNDA_NS, parse_xml
+
+    if actor.is_admin:
+        return True
+    if actor.is_auditor:
+        return False
+    tree = parse_xml(definition.xml.encode(), max_bytes=1 << 30)
+    for process in tree.getroot().iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}process"):
+        if process.get("id") == definition.key:
+            starters = process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups")
+            if starters:
+                return bool({s.strip() for s in starters.split(",")} & actor.groups)
+    return True
+
+
+def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | None = None,
+               *, document_id: int | None = None, title: str | None = None) -> Instance:
+    """Start a case of the newest version of ``key``, optionally routing a document."""
+    definition = definitions.latest(session, key)
+    if definition is None:
+        raise NotFound(f"no deployed process with key {key!r}")
+    if not may_start(definition, actor):
+        raise NotAllowed(f"you may not start {definition.name}")
+    form_key = start_form_key(session, definition)
+    data = dict(data or {})
+    if form_key:
+        form = forms.get(session, form_key, None)
+        data = forms.validate(forms.resolve(session, form.schema), data)
+    else:
+        data = _plain_data(data)
+    document = _document_for(session, actor, document_id)
+    now = clock.now()
+    instance = Instance(
+        definition_id=definition.id, definition=definition, document_id=document_id,
+        document=document, status="running", state="", serializer_version="", version=0,
+        title=title or (document.title if document else "") or str(data.get("title") or "")
+        or definition.name,
+        classification=document.classification if document else 0,
+        form_versions=forms.latest_versions(session, definitions.form_keys(session, definition)),
+        started_by=actor.username, started_at=now, updated_at=now,
+    )
+    session.add(instance)
+    session.flush()
+    spec, subprocesses = definitions.load_spec(session, definition)
+    workflow = BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
+    initial = {**data, "case_id": instance.id, "started_by": actor.username}
+    if document is not None:
+        initial.update(document_id=document.id, **_document_data(document))
+    start = workflow.get_next_task(state=TaskState.READY)
+    start.data.update(initial)
+    event = history.append_case(session, instance.id, "started", actor.username, {
+        "definition": definition.key, "version": definition.version, "data": initial,
+        "document_id": document_id,
+    }, at=now)
+    outcome = _run(session, instance, actor.username, workflow, lambda: None)
+    _record_services(event, outcome)
+    _persist(session, instance, workflow, outcome, actor.username)
+    return instance
+
+
+def _plain_data(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise forms.FormInvalid({"": "the data must be a JSON object"})
+    bad = [k for k in data if not isinstance(k, str) or not forms.FIELD_NAME.match(k)]
+    if bad:
+        raise forms.FormInvalid({k: "field names must match ^[a-z][a-z0-9_]*$" for k in bad})
+    return data
+
+
+def _document_for(session: Session, actor: Actor, document_id: int | None) -> Document | None:
+    if document_id is None:
+        return None
+    document = session.get(Document, document_id)
+    if document is None or not actor.may_see(document.classification):
+        raise NotFound(f"no document with id {document_id}")
+    return document
+
+
+def _document_data(document: Document) -> dict[str, Any]:
+    data = {"title": document.title, "doc_type": document.doc_type,
+            "classification": identity.clearance_name(document.classification),
+            "urgency": document.urgency}
+    if document.doc_number:
+        data["doc_number"] = document.doc_number
+    data.update(forms.json_safe(document.fields or {}))
+    return data
+
+
+def _record_services(event: Event, outcome: StepOutcome) -> None:
+    # Service results belong to the step's event, so replay can hand them back.
+    if outcome.services:
+        payload = json.loads(event.payload)
+        payload["services"] = outcome.services
+        _rewrite_payload(event, payload)
+
+
+def _rewrite_payload(event: Event, payload: dict[str, Any]) -> None:
+    event.payload = history.canonical_json(payload)
+    event.hash = history.event_hash(event.prev_hash, event.chain, event.seq, event.type,
+                                    event.actor, event.at, event.task_id, event.task_name,
+                                    event.payload)
+
+
+# --- tasks ---------------------------------------------------------------------------------------
+
+
+def get_task_row(session: Session, task_id: str, actor: Actor) -> Task:
+    """The open task, if the actor may see it; NotFound otherwise (no existence leak)."""
+    row = session.get(Task, task_id, populate_existing=True)
+    if row is None or not can_see_task(row, actor):
+        if row is None and _was_task(session, task_id):
+            raise Conflict("this task is no longer open: someone has already completed it "
+                           "or the case moved on")
+        raise NotFound(f"no open task with id {task_id}")
+    return row
+
+
+def _was_task(session: Session, task_id: str) -> bool:
+    return session.scalar(select(Event.id).where(Event.task_id == task_id).limit(1)) is not None
+
+
+def can_see_task(row: Task, actor: Actor) -> bool:
+    if not actor.may_see(row.classification):
+        return False
+    if actor.is_admin or row.assignee == actor.username:
+        return True
+    return row.assignee is None and bool(set(row.candidate_groups) & actor.groups)
+
+
+def _open_task(session: Session, task_id: str, actor: Actor) -> tuple[Instance, Task]:
+    row = get_task_row(session, task_id, actor)
+    instance = _lock(session, row.instance_id)
+    row = get_task_row(session, task_id, actor)  # re-read under the lock
+    if instance.status == "suspended":
+        raise Conflict("this case is suspended; no task can be worked on until it resumes")
+    if instance.status not in ("running", "error"):
+        raise Conflict(f"this case is {instance.status}")
+    return instance, row
+
+
+def claim(session: Session, task_id: str, actor: Actor) -> Task:
+    instance, row = _open_task(session, task_id, actor)
+    if row.assignee == actor.username:
+        return row
+    if row.assignee is not None:
+        raise Conflict(f"this task is already claimed by {row.assignee}")
+    row.assignee, row.claimed_at = actor.username, clock.now()
+    history.append_case(session, instance.id, "claimed", actor.username, {},
+                        task_id=row.id, task_name=row.name)
+    return row
+
+
+def unclaim(session: Session, task_id: str, actor: Actor) -> Task:
+    instance, row = _open_task(session, task_id, actor)
+    if row.assignee != actor.username and not actor.is_admin:
+        raise Conflict("only the person who claimed this task can release it")
+    if not row.candidate_groups:
+        raise Conflict("this task was assigned to one person and has no group to return to")
+    previous = row.assignee
+    row.assignee, row.claimed_at = None, None
+    history.append_case(session, instance.id, "unclaimed", actor.username,
+                        {"previous": previous}, task_id=row.id, task_name=row.name)
+    return row
+
+
+def delegate(session: Session, task_id: str, actor: Actor, to_username: str) -> Task:
+    instance, row = _open_task(session, task_id, actor)
+    if row.assignee not in (actor.username, None) and not actor.is_admin:
+        raise Conflict(f"this task is claimed by {row.assignee}")
+    target = identity.find_user(session, to_username)
+    if target is None or not target.active:
+        raise NotFound(f"no active user named {to_username!r}")
+    if target.clearance < row.classification:
+        raise NotAllowed(f"{target.name} is not cleared for this document")
+    previous = row.assignee
+    row.assignee, row.claimed_at = target.username, clock.now()
+    history.append_case(session, instance.id, "delegated", actor.username,
+                        {"from": previous, "to": target.username},
+                        task_id=row.id, task_name=row.name)
+    return row
+
+
+def task_form(session: Session, instance: Instance, row: Task) -> dict[str, Any]:
+    """The task's form (pinned version, choices resolved); an empty form without a key."""
+    if not row.form_key:
+        return dict(forms.EMPTY_FORM)
+    version = (instance.form_versions or {}).get(row.form_key)
+    form = forms.get(session, row.form_key, version)
+    return forms.resolve(session, form.schema)
+
+
+def task_data(session: Session, row: Task) -> dict[str, Any]:
+    instance = session.get(Instance, row.instance_id)
+    workflow = _peek(session, instance)
+    task = _spiff_task(workflow, row.id)
+    return forms.json_safe(dict(task.data)) if task is not None else {}
+
+
+def _peek(session: Session, instance: Instance) -> BpmnWorkflow:
+    return load_workflow(session, instance)
+
+
+def _spiff_task(workflow: BpmnWorkflow, task_id: str) -> Any:
+    from uuid import UUID
+
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except Exception:  # the library raises its own TaskNotFoundException
+        return None
+
+
+def ordinal(workflow: BpmnWorkflow, task: Any) -> int:
+    """Position of a task among READY tasks of the same spec, in tree order (for replay)."""
+    same = [t for t in workflow.get_tasks(state=TaskState.READY)
+            if t.task_spec.name == task.task_spec.name]
+    return next(i for i, t in enumerate(same) if t.id == task.id)
+
+
+def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] | None = None
+             ) -> Instance:
+    """Complete a user task with form data; a group task is claimed on the way."""
+    instance, row = _open_task(session, task_id, actor)
+    if row.assignee not in (None, actor.username) and not actor.is_admin:
+        raise Conflict(f"this task is claimed by {row.assignee}")
+    schema = task_form(session, instance, row)
+    clean = forms.validate(schema, data or {})
+    # The cached workflow is taken out here; if anything below fails it is simply not put
+    # back, so the next step reloads the committed state.
+    workflow = _workflow(session, instance)
+    task = _spiff_task(workflow, row.id)
+    if task is None or task.state != TaskState.READY:
+        raise Conflict("this task is no longer open")
+    position = ordinal(workflow, task)
+    event = history.append_case(session, instance.id, "completed", actor.username, {
+        "spec": task.task_spec.name, "ordinal": position, "data": clean,
+    }, task_id=row.id, task_name=row.name)
+
+    def act() -> None:
+        task.data.update(clean)
+        task.run()
+
+    outcome = _run(session, instance, actor.username, workflow, act)
+    _record_services(event, outcome)
+    _persist(session, instance, workflow, outcome, actor.username)
+    return instance
+
+
+# --- timers and administration -------------------------------------------------------------------
+
+
+def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM_ACTOR) -> bool:
+    """Fire whatever timers of one case are due by the application clock.
+
+    Returns True when the case moved. The caller has claimed the case's due timer rows.
+    """
+    instance = _lock(session, instance_id)
+    if instance.status != "running":
+        return False
+    workflow = _workflow(session, instance)
+    before = {(str(t.id), due) for t, due in projection.waiting_timers(workflow)}
+    now = clock.now()
+    due = [(tid, at) for tid, at in before if at <= now]
+    if not due:
+        CACHE.put(instance.id, instance.version, workflow)
+        return False
+    event = history.append_case(session, instance.id, "timer_fired", actor,
+                                {"timers": sorted(tid for tid, _ in due)}, at=now)
+
+    def act() -> None:
+        workflow.refresh_timers()
+
+    outcome = _run(session, instance, actor, workflow, act)
+    # A timer becomes READY in one pass and runs in the next; cycles may need more.
+    for _ in range(3):
+        if outcome.incident or not workflow.get_tasks(state=TaskState.READY, manual=False):
+            break
+        more = _run(session, instance, actor, workflow, workflow.refresh_timers)
+        outcome = StepOutcome(outcome.services + more.services, more.incident)
+    _record_services(event, outcome)
+    _persist(session, instance, workflow, outcome, actor)
+    return True
+
+
+def retry(session: Session, instance_id: int, actor: Actor, reason: str) -> Instance:
+    """Run a case's failed script tasks again (after an administrator fixed the cause)."""
+    if not actor.is_admin:
+        raise NotAllowed("only administrators can retry a case")
+    instance = _lock(session, instance_id)
+    if instance.status != "error":
+        raise Conflict("this case has no incident to retry")
+    workflow = _workflow(session, instance)
+    failed = workflow.get_tasks(state=TaskState.ERROR)
+    event = history.append_case(session, instance.id, "retried", actor.username,
+                                {"reason": reason, "tasks": [t.task_spec.name for t in failed]})
+
+    def act() -> None:
+        for task in failed:
+            workflow.reset_from_task_id(task.id)
+
+    outcome = _run(session, instance, actor.username, workflow, act)
+    _record_services(event, outcome)
+    instance.status = "running"
+    _persist(session, instance, workflow, outcome, actor.username)
+    return instance
+
+
+def get_instance(session: Session, instance_id: int, actor: Actor) -> Instance:
+    instance = session.get(Instance, instance_id)
+    if instance is None or not actor.may_see(instance.classification):
+        raise NotFound(f"no case with id {instance_id}")
+    return instance
+
+
+def is_participant(session: Session, instance_id: int, actor: Actor) -> bool:
+    """Whether the actor started, acted in, or holds an open task of the case."""
+    acted = session.scalar(select(Event.id).where(Event.instance_id == instance_id,
+                                                  Event.actor == actor.username).limit(1))
+    if acted is not None:
+        return True
+    rows = session.scalars(select(Task).where(Task.instance_id == instance_id))
+    return any(can_see_task(row, actor) for row in rows)

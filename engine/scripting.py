@@ -1,0 +1,276 @@
+"""The restricted environment that runs diagrams' scripts and expressions.
+
+Diagrams are data uploaded by administrators, so SpiffWorkflow's default script engine
+(plain ``eval``/``exec`` with full builtins: remote code execution) is never used.
+Every script, condition, timer, multi-instance and assignment expression is compiled by
+RestrictedPython (no imports, no dunder or private attribute access, guarded writes and
+iteration) and runs with a bounded time and a small library of helpers.
+
+``check_script`` and ``check_expression`` are used at deploy time, so a diagram that tries
+more is refused before it is stored.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from types import CodeType, FrameType
+from typing import Any
+
+from RestrictedPython import (
+    RestrictingNodeTransformer,
+    compile_restricted_eval,
+    compile_restricted_exec,
+)
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safe_builtins,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+
+from . import clock
+from .errors import ScriptError
+
+SCRIPT_FILENAME = "<diagram script>"
+MAX_SEQUENCE = 1_000_000  # items or characters one repetition may build
+
+
+class ScriptTimeout(ScriptError):
+    pass
+
+
+def _guarded_mul(a: Any, b: Any) -> Any:
+    # ``'a' * 10**9`` would exhaust memory in one bytecode, out of the time limit's reach.
+    for seq, count in ((a, b), (b, a)):
+        if (isinstance(seq, str | bytes | list | tuple) and isinstance(count, int)
+                and len(seq) * count > MAX_SEQUENCE):
+            raise ScriptError("a script tried to build a sequence that is too large")
+    return a * b
+
+
+def _guarded_pow(a: Any, b: Any) -> Any:
+    if isinstance(b, int) and isinstance(a, int) and abs(a) > 1 and b > 4096:
+        raise ScriptError("a script tried to compute a number that is too large")
+    return a**b
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's rules, plus ``*`` and ``**`` through size guards."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.node_contents_visit(node)
+        guard = {ast.Mult: "_mul_", ast.Pow: "_pow_"}.get(type(node.op))
+        if guard is None:
+            return node
+        call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right],
+                        keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+def _inplacevar(op: str, x: Any, y: Any) -> Any:
+    operations: dict[str, Callable[[Any, Any], Any]] = {
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "*=": _guarded_mul,
+        "**=": _guarded_pow,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+        "|=": lambda a, b: a | b,
+        "&=": lambda a, b: a & b,
+    }
+    if op not in operations:
+        raise ScriptError(f"the operator {op} is not allowed in scripts")
+    return operations[op](x, y)
+
+
+def _builtins() -> dict[str, Any]:
+    allowed = dict(safe_builtins)
+    for name in ("setattr", "delattr", "__build_class__", "id", "hash"):
+        allowed.pop(name, None)
+    allowed.update(
+        {
+            "list": list, "dict": dict, "set": set, "tuple": tuple, "frozenset": frozenset,
+            "sum": sum, "min": min, "max": max, "sorted": sorted, "any": any, "all": all,
+            "enumerate": enumerate, "zip": zip, "map": map, "filter": filter,
+            "reversed": reversed, "len": len, "range": range,
+        }
+    )
+    return allowed
+
+
+_BUILTINS = _builtins()
+
+
+def _guards() -> dict[str, Any]:
+    return {
+        "__builtins__": _BUILTINS,
+        "_getattr_": safer_getattr,
+        "_getitem_": default_guarded_getitem,
+        "_getiter_": default_guarded_getiter,
+        "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+        "_unpack_sequence_": guarded_unpack_sequence,
+        "_write_": full_write_guard,
+        "_inplacevar_": _inplacevar,
+        "_mul_": _guarded_mul,
+        "_pow_": _guarded_pow,
+        "_print_": None,
+        "_apply_": lambda f, *a, **kw: f(*a, **kw),
+    }
+
+
+GUARD_NAMES = frozenset(_guards())
+
+
+def _helpers() -> dict[str, Any]:
+    """Functions every script may call: dates, working days, simple lookups."""
+    from . import workcalendar  # imported late: it depends on the database layer
+
+    helpers: dict[str, Any] = {
+        "now": clock.now,
+        "today": lambda: clock.now().astimezone(clock.OFFICE_TZ).date(),
+        "date": date,
+        "datetime": datetime,
+        "timedelta": timedelta,
+        "math": math,
+        "parse_date": lambda s: date.fromisoformat(str(s)[:10]),
+        "parse_datetime": lambda s: datetime.fromisoformat(str(s)),
+    }
+    helpers.update(workcalendar.script_helpers())
+    return helpers
+
+
+@lru_cache(maxsize=4096)
+def _compile_eval(expression: str) -> CodeType:
+    result = compile_restricted_eval(expression, filename=SCRIPT_FILENAME, policy=_Policy)
+    if result.errors or result.code is None:
+        raise ScriptError("; ".join(result.errors) or "the expression does not compile")
+    return result.code
+
+
+@lru_cache(maxsize=4096)
+def _compile_exec(script: str) -> CodeType:
+    result = compile_restricted_exec(script, filename=SCRIPT_FILENAME, policy=_Policy)
+    if result.errors or result.code is None:
+        raise ScriptError("; ".join(result.errors) or "the script does not compile")
+    return result.code
+
+
+def check_expression(expression: str) -> str | None:
+    """Return why an expression is refused, or None when it compiles in the sandbox."""
+    try:
+        _compile_eval(expression.strip())
+    except ScriptError as error:
+        return str(error)
+    return None
+
+
+def check_script(script: str) -> str | None:
+    """Return why a script is refused, or None when it compiles in the sandbox."""
+    try:
+        _compile_exec(script)
+    except ScriptError as error:
+        return str(error)
+    return None
+
+
+class _Deadline:
+    """Stops a diagram's code after a time limit, via a trace on its own frames only."""
+
+    def __init__(self, seconds: float):
+        self.until = time.monotonic() + seconds
+        self.seconds = seconds
+
+    def _local(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        if time.monotonic() > self.until:
+            raise ScriptTimeout(f"a script ran longer than {self.seconds:g} s and was stopped")
+        return self._local
+
+    def _global(self, frame: FrameType, event: str, arg: Any) -> Callable[..., Any] | None:
+        if frame.f_code.co_filename == SCRIPT_FILENAME:
+            return self._local
+        return None
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        previous = sys.gettrace()
+        sys.settrace(self._global)
+        try:
+            return fn()
+        finally:
+            sys.settrace(previous)
+
+
+def _to_json_value(value: Any) -> Any:
+    # Timer definitions want ISO strings; a helper may hand back a date or datetime.
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+class RestrictedEnvironment(TaskDataEnvironment):
+    """SpiffWorkflow script environment backed by RestrictedPython."""
+
+    def __init__(self, timeout_seconds: float = 2.0):
+        super().__init__({})
+        self.timeout_seconds = timeout_seconds
+        self._helpers: dict[str, Any] | None = None
+
+    @property
+    def helpers(self) -> dict[str, Any]:
+        if self._helpers is None:
+            self._helpers = _helpers()
+        return self._helpers
+
+    def _namespace(self, context: dict[str, Any], external: dict[str, Any] | None) -> dict:
+        # Task data first, guards and helpers last: a data key named like a guard must
+        # never replace it (the stock environment lets ``__builtins__`` in data win).
+        namespace = {k: v for k, v in context.items() if not k.startswith("_")}
+        namespace.update(external or {})
+        namespace.update(self.helpers)
+        namespace.update(_guards())
+        return namespace
+
+    def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
+        code = _compile_eval(expression.strip())
+        namespace = self._namespace(context, external_context)
+        return _to_json_value(_Deadline(self.timeout_seconds).run(lambda: eval(code, namespace)))
+
+    def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
+        code = _compile_exec(script)
+        namespace = self._namespace(context, external_context)
+        before = set(namespace)
+        _Deadline(self.timeout_seconds).run(lambda: exec(code, namespace))
+        for key, value in namespace.items():
+            if key in GUARD_NAMES or key in self.helpers or callable(value):
+                continue
+            if key.startswith("_") or isinstance(value, type(math)):
+                continue
+            if key in before and key not in context:
+                continue  # an external-context value the script left alone
+            context[key] = value
+        for key in [k for k in context if not k.startswith("_") and k not in namespace]:
+            del context[key]  # the script deleted it
+        return True
+
+    def call_service(self, context: dict, operation_name: str = "",
+                     operation_params: dict | None = None, **_: Any) -> str:
+        from . import services
+
+        params = {k: v.get("value") for k, v in (operation_params or {}).items()}
+        return json.dumps(services.call(operation_name, params, context), default=str)
+
+
+def make_script_engine(timeout_seconds: float = 2.0) -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment(timeout_seconds))
+

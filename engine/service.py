@@ -1,0 +1,75 @@
+"""The engine as one object: settings, database, and the first-run setup.
+
+Web processes, workers, the CLI and tests build one ``Docroute`` and pass sessions from
+it to the engine's functions; each ``with docroute.session() as session:`` block is one
+transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from . import db, definitions, forms, identity, workcalendar
+from .config import Settings
+from .definitions import DeployResult, SourceFile
+
+
+class Docroute:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        if settings.database_url == "" or settings.database_url.startswith("sqlite"):
+            settings.home.mkdir(parents=True, exist_ok=True)
+        self.engine = db.make_engine(settings.db_url)
+        self.sessions = db.make_sessionmaker(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any exception."""
+        with db.unit_of_work(self.sessions) as session:
+            yield session
+
+    def init(self, actor: str = identity.SYSTEM_ACTOR) -> list[str]:
+        """Create or upgrade the schema and deploy the shipped forms and workflows."""
+        db.upgrade_schema(self.engine)
+        lines: list[str] = []
+        with self.session() as session:
+            workcalendar.seed(session)
+        with self.session() as session:
+            for key, version, status in self.deploy_forms(session, self.form_files(), actor):
+                lines.append(f"{status} form {key} v{version}")
+        with self.session() as session:
+            results = self.deploy(session, self.workflow_files(), actor=actor)
+            lines.extend(str(r) for r in results)
+        with self.session() as session:
+            workcalendar.activate(workcalendar.load(session))
+        return lines
+
+    def workflow_files(self) -> list[SourceFile]:
+        folder = self.settings.workflows_dir
+        return [SourceFile(p.name, p.read_bytes())
+                for p in sorted(folder.glob("*.bpmn")) + sorted(folder.glob("*.dmn"))]
+
+    def form_files(self) -> list[forms.FormFile]:
+        return [forms.FormFile(p.stem, p.name, p.read_bytes())
+                for p in sorted(self.settings.forms_dir.glob("*.json"))]
+
+    def form_exists(self, session: Session, pending: set[str] | None = None) -> definitions.FormExists:
+        """A form-key check that knows deployed forms, forms/ files and forms in this upload."""
+        shipped = {p.stem for p in Path(self.settings.forms_dir).glob("*.json")}
+        extra = (pending or set()) | shipped
+        return lambda key: key in extra or forms.exists(session, key)
+
+    def deploy(self, session: Session, files: list[SourceFile], *, actor: str,
+               check_only: bool = False) -> list[DeployResult]:
+        return definitions.deploy(session, files, self.form_exists(session), actor=actor,
+                                  max_bytes=self.settings.max_diagram_bytes,
+                                  check_only=check_only)
+
+    def deploy_forms(self, session: Session, files: list[forms.FormFile], actor: str,
+                     check_only: bool = False) -> list[tuple[str, int, str]]:
+        return forms.deploy(session, files, actor=actor,
+                            max_bytes=self.settings.max_diagram_bytes, check_only=check_only)
