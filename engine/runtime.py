@@ -136,6 +136,12 @@ def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflo
 
 
 def _describe(error: Exception) -> str:
+    # SpiffWorkflow wraps the script's own error (e.g. CalendarMissing); show the cause.
+    cause = getattr(error, "exception", None)
+    if isinstance(cause, DocrouteError):
+        task = getattr(error, "task", None)
+        where = f" in {projection.task_name(task)}" if task is not None else ""
+        return f"step failed{where}: {cause}"
     task = getattr(error, "task", None)
     where = f" in {projection.task_name(task)}" if task is not None else ""
     line = getattr(error, "line_number", None)

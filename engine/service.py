@@ -41,9 +41,11 @@ class Docroute:
         with self.session() as session:
             for key, version, status in self.deploy_forms(session, self.form_files(), actor):
                 lines.append(f"{status} form {key} v{version}")
-        with self.session() as session:
-            results = self.deploy(session, self.workflow_files(), actor=actor)
-            lines.extend(str(r) for r in results)
+        workflow_files = self.workflow_files()
+        if workflow_files:
+            with self.session() as session:
+                results = self.deploy(session, workflow_files, actor=actor)
+                lines.extend(str(r) for r in results)
         with self.session() as session:
             workcalendar.activate(workcalendar.load(session))
         return lines

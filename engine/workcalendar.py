@@ -146,6 +146,9 @@ class WorkCalendar:
     """
 
     __slots__ = ("_rows", "_workday", "_years")
+    _rows: Mapping[date, DayRow]
+    _workday: dict[date, bool]
+    _years: tuple[int, ...]
 
     def __init__(self, rows: Iterable[DayRow]):
         by_day = {row.day: DayRow(*row) for row in rows}
@@ -520,9 +523,12 @@ def _parse_csv_row(cells: list[str]) -> tuple[date, bool, str]:
     cells = [*cells, "", ""]
     text, flag, note = (c.strip() for c in cells[:3])
     match = _DATE.match(text)
-    if not match:
+    try:
+        day = date(*map(int, match.groups())) if match else None
+    except ValueError:
+        day = None
+    if day is None:
         raise ValueError(f"not a date: {text!r} (use YYYY-MM-DD)")
-    day = date(*map(int, match.groups()))
     if flag.lower() not in _TRUE | _FALSE:
         raise ValueError(f"is_workday must be 1 or 0, got {flag!r}")
     return day, flag.lower() in _TRUE, note

@@ -1,0 +1,107 @@
+"""docroute's web UI and JSON API: a Flask app factory and one blueprint per area."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+from engine import Docroute, Settings
+
+LANGUAGES = ("zh", "en")
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, storage_uri="memory://",
+                  default_limits=[])
+babel = Babel()
+
+
+def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None = None) -> Flask:
+    """Build the app: defaults, then DOCROUTE_* environment, then ``config`` (tests)."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=False,
+        MAX_CONTENT_LENGTH=None,
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        RATELIMIT_ENABLED=True,
+        SCHEDULER_ENABLED=False,
+    )
+    app.config.from_prefixed_env("DOCROUTE")
+    if config:
+        app.config.update(config)
+    if docroute is None:
+        docroute = Docroute(Settings.from_env())
+    app.extensions["docroute"] = docroute
+    settings = docroute.settings
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_CONTENT_LENGTH"] or (
+        max(settings.max_attachment_bytes, settings.max_diagram_bytes) + 1024 * 1024)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(settings.home)
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    _register(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _register(app: Flask) -> None:
+    from . import api, auth, errors, inbox, views
+
+    errors.init_app(app)
+    auth.init_app(app)
+    for blueprint in (auth.bp, inbox.bp, api.bp):
+        app.register_blueprint(blueprint)
+    views.init_app(app)
+
+
+def _secret_key(home: Path) -> str:
+    # Kept in the instance folder so sessions survive restarts; created on first run.
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def select_locale() -> str:
+    """The user's chosen language, else the browser's Accept-Language, else Chinese."""
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    actor = getattr(g, "actor", None)
+    if actor is not None and getattr(g, "user_locale", None) in LANGUAGES:
+        return g.user_locale
+    return request.accept_languages.best_match(LANGUAGES) or "zh"
+
+
+def _security_headers(response: Any) -> Any:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    # bpmn-js styles its SVG inline; scripts come only from this origin.
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    return response
+
+
+def get_docroute() -> Docroute:
+    from flask import current_app
+
+    return current_app.extensions["docroute"]

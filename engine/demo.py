@@ -1,0 +1,98 @@
+"""The demo organisation (docs/organisation.md): idempotent seeding for ``docroute demo``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from . import identity
+from .service import Docroute
+
+PASSWORD = "demo1234"
+
+DEPARTMENTS = [
+    ("general_office", "综合办公室", "General Office"),
+    ("dev_finance", "发展和财政局", "Development and Finance Bureau"),
+    ("economic_services", "经济服务局", "Economic Services Bureau"),
+    ("party_affairs", "党群工作部", "Party and Mass Work Department"),
+    ("housing_construction", "住房和建设局", "Housing and Construction Bureau"),
+    ("urban_management", "城市管理和综合执法局", "Urban Management and Law Enforcement Bureau"),
+    ("social_affairs", "社会事务局", "Social Affairs Bureau"),
+    ("emergency_management", "应急管理局", "Emergency Management Bureau"),
+    ("eco_enforcement", "生态资源环境综合执法局",
+     "Ecology, Resources and Environment Enforcement Bureau"),
+    ("kuichong_office", "葵涌办事处", "Kuichong Subdistrict Office"),
+    ("dapeng_office", "大鹏办事处", "Dapeng Subdistrict Office"),
+    ("nanao_office", "南澳办事处", "Nan'ao Subdistrict Office"),
+]
+ROLES = [
+    ("records_clerks", "收发员", "Records clerks"),
+    ("confidential_clerks", "机要员", "Confidential-mail clerks"),
+    ("section_heads", "处室负责人", "Section heads"),
+    ("office_reviewers", "核稿人", "Office reviewers"),
+    ("legal_reviewers", "法制审核", "Legality reviewers"),
+    ("office_director", "办公室主任", "Office director"),
+    ("supervising_leaders", "分管领导", "Supervising leaders"),
+    ("principal_leaders", "主要领导", "Principal leaders"),
+    ("seal_supervisors", "监印人", "Seal supervisors"),
+    ("supervision_officers", "督查员", "Follow-up officers"),
+    ("handlers", "承办人", "Handlers"),
+    ("disclosure_officers", "信息公开专员", "Disclosure officers"),
+    ("archivists", "档案员", "Archivists"),
+    ("confidentiality_officers", "保密员", "Confidentiality officers"),
+]
+# username, name, title, groups, clearance
+USERS = [
+    ("zhangli", "张丽", "收发员", ["general_office", "records_clerks"], "confidential"),
+    ("zhouqiang", "周强", "处室负责人", ["general_office", "section_heads"], "secret"),
+    ("wujing", "吴静", "核稿人", ["general_office", "office_reviewers", "legal_reviewers"],
+     "secret"),
+    ("linhai", "林海", "办公室主任",
+     ["general_office", "office_director", "supervising_leaders"], "secret"),
+    ("wangfang", "王芳", "副主任", ["general_office", "supervising_leaders"], "secret"),
+    ("chenming", "陈明", "管委会主任", ["principal_leaders"], "top_secret"),
+    ("liuyang", "刘洋", "应急管理局承办人", ["emergency_management", "handlers"], "none"),
+    ("zhaolei", "赵磊", "城管局承办人", ["urban_management", "handlers"], "none"),
+    ("sunli", "孙丽", "住建局承办人", ["housing_construction", "handlers"], "confidential"),
+    ("xugang", "徐刚", "监印人", ["general_office", "seal_supervisors"], "confidential"),
+    ("huangmin", "黄敏", "督查员", ["general_office", "supervision_officers"], "confidential"),
+    ("guoyan", "郭燕", "信息公开专员", ["general_office", "disclosure_officers"], "none"),
+    ("mali", "马丽", "档案员", ["general_office", "archivists"], "secret"),
+]
+
+# Extra seeding steps (demo documents and cases) register here, in order.
+SEEDERS: list[Callable[[Docroute], None]] = []
+
+
+def seed_organisation(session: Session) -> bool:
+    """Create the demo groups and users; returns False when they already exist."""
+    if identity.find_user(session, "zhangli") is not None:
+        return False
+    for key, name, name_en in DEPARTMENTS:
+        identity.add_group(session, key, name, name_en=name_en, kind="department")
+    for key, name, name_en in ROLES:
+        identity.add_group(session, key, name, name_en=name_en, kind="role")
+    for username, name, title, groups, clearance in USERS:
+        identity.add_user(session, username, name, PASSWORD, groups=groups,
+                          clearance=clearance, title=title)
+    identity.add_user(session, "admin", "系统管理员", PASSWORD, clearance="top_secret",
+                      is_admin=True, title="系统管理员")
+    identity.add_user(session, "auditor", "审计员", PASSWORD, clearance="secret",
+                      is_auditor=True, title="审计员")
+    return True
+
+
+def seed(app: Docroute) -> str:
+    """Seed everything (idempotent) and return the demo logins as text."""
+    with app.session() as session:
+        fresh = seed_organisation(session)
+    if fresh:
+        for seeder in SEEDERS:
+            seeder(app)
+    lines = [f"Demo logins (password {PASSWORD}):"]
+    for username, name, title, _groups, _clearance in USERS:
+        lines.append(f"  {username:<10} {name} ({title})")
+    lines.append(f"  {'admin':<10} 系统管理员 (administrator)")
+    lines.append(f"  {'auditor':<10} 审计员 (auditor, read-only)")
+    return "\n".join(lines)

@@ -1,0 +1,232 @@
+"""The ``docroute`` command line (DESIGN.md, "Interfaces other tools rely on")."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from engine import Docroute, DocrouteError, Settings, WorkflowInvalid, identity
+from engine.definitions import SourceFile
+
+
+def _docroute() -> Docroute:
+    try:
+        return Docroute(Settings.from_env())
+    except ValueError as error:
+        _fail(str(error))
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"docroute: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """docroute: official-document routing on BPMN."""
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the database and deploy workflows/ and forms/ (idempotent)."""
+    app = _docroute()
+    try:
+        for line in app.init():
+            click.echo(line)
+    except WorkflowInvalid as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+
+
+@main.command()
+def demo() -> None:
+    """Seed the demo organisation, users and documents; print the demo logins."""
+    from engine import demo as demo_data
+
+    app = _docroute()
+    app.init()
+    click.echo(demo_data.seed(app))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="do not fire timers in this process")
+def serve(host: str, port: int, no_scheduler: bool) -> None:
+    """Run the web UI and API (with the in-process timer scheduler)."""
+    from webui import create_app
+
+    app = create_app(docroute=_docroute())
+    scheduler = None
+    if not no_scheduler:
+        scheduler = _start_scheduler(app.extensions["docroute"])
+    click.echo(f"docroute is serving on http://{host}:{port}/")
+    try:
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+
+
+def _start_scheduler(app: Docroute) -> Any:
+    try:
+        from engine import timers
+    except ImportError:
+        return None
+    scheduler = timers.Scheduler(app)
+    scheduler.start()
+    return scheduler
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="fire everything due now, then exit")
+def worker(once: bool) -> None:
+    """Run the timer scheduler alone (several workers may share one PostgreSQL)."""
+    from engine import timers
+
+    count = timers.run_worker(_docroute(), once=once)
+    if once:
+        click.echo(f"fired {count} case(s)")
+
+
+@main.command()
+@click.option("--check", is_flag=True, help="validate only; store nothing")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def deploy(check: bool, files: tuple[str, ...]) -> None:
+    """Validate and deploy BPMN/DMN files (with --check: validate only)."""
+    sources = []
+    for name in files:
+        path = Path(name)
+        try:
+            sources.append(SourceFile(path.name, path.read_bytes()))
+        except OSError as error:
+            click.echo(f"{name}:0: -: cannot read the file: {error.strerror}", err=True)
+            sys.exit(1)
+    app = _docroute()
+    try:
+        with app.session() as session:
+            results = app.deploy(session, sources, actor="cli", check_only=check)
+    except WorkflowInvalid as error:
+        for problem in error.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    except DocrouteError as error:
+        _fail(str(error))
+    for result in results:
+        click.echo(str(result))
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--password", required=True)
+@click.option("--display-name", default="")
+@click.option("--group", "groups", multiple=True)
+@click.option("--clearance", default="none", type=click.Choice(identity.CLEARANCES))
+@click.option("--admin", is_flag=True)
+@click.option("--auditor", is_flag=True)
+def users_add(name: str, password: str, display_name: str, groups: tuple[str, ...],
+              clearance: str, admin: bool, auditor: bool) -> None:
+    """Add a user."""
+    app = _docroute()
+    try:
+        with app.session() as session:
+            identity.add_user(session, name, display_name or name, password, groups=groups,
+                              clearance=clearance, is_admin=admin, is_auditor=auditor,
+                              actor="cli")
+    except DocrouteError as error:
+        _fail(str(error))
+    click.echo(f"added {name}")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def users_list(as_json: bool) -> None:
+    """List users."""
+    with _docroute().session() as session:
+        rows = [{"username": u.username, "name": u.name,
+                 "groups": [g.key for g in u.groups],
+                 "clearance": identity.clearance_name(u.clearance), "admin": u.is_admin,
+                 "auditor": u.is_auditor, "active": u.active}
+                for u in identity.list_users(session)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for row in rows:
+        flags = " ".join(f for f in ("admin", "auditor") if row[f])
+        click.echo(f"{row['username']:<12} {row['name']:<10} {row['clearance']:<12} "
+                   f"{','.join(row['groups'])} {flags}".rstrip())
+
+
+@main.group()
+def groups() -> None:
+    """Manage groups."""
+
+
+@groups.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def groups_list(as_json: bool) -> None:
+    """List groups (departments and roles)."""
+    with _docroute().session() as session:
+        rows = [{"key": g.key, "name": g.name, "name_en": g.name_en, "kind": g.kind}
+                for g in identity.list_groups(session)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['key']:<24} {row['kind']:<11} {row['name']}")
+
+
+@main.group()
+def definitions() -> None:
+    """Deployed processes."""
+
+
+@definitions.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def definitions_list(as_json: bool) -> None:
+    """List every deployed version."""
+    from engine import definitions as defs
+
+    with _docroute().session() as session:
+        rows = [{"key": d.key, "version": d.version, "name": d.name, "sha256": d.sha256,
+                 "deployed_at": d.deployed_at.isoformat(), "deployed_by": d.deployed_by,
+                 "running": n}
+                for d, n in defs.list_all(session)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['key']:<24} v{row['version']:<3} {row['sha256'][:12]} "
+                   f"{row['deployed_at'][:19]} {row['name']}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+def token_create(name: str) -> None:
+    """Print a new API token for the user NAME, alone on stdout."""
+    try:
+        with _docroute().session() as session:
+            click.echo(identity.create_token(session, name))
+    except DocrouteError as error:
+        _fail(str(error))
+
+
+if __name__ == "__main__":
+    main()

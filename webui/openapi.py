@@ -1,0 +1,132 @@
+"""The OpenAPI 3.1 document of /api/v1 (served at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {
+    "401": _json(_ref("Error"), "missing or invalid token"),
+    "403": _json(_ref("Error"), "not allowed"),
+    "404": _json(_ref("Error"), "not found or not visible to the caller"),
+}
+TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
+INSTANCE_ID = {"name": "instance_id", "in": "path", "required": True,
+               "schema": {"type": "integer"}}
+DATA_BODY = {"required": False, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {"data": {"type": "object"}}}}}}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "docroute API", "version": "1.0.0",
+             "description": "Start cases, work tasks and read histories. Authenticate with "
+                            "'Authorization: Bearer TOKEN' ('docroute token create NAME')."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "paths": {
+        "/definitions": {"get": {
+            "summary": "Deployed processes the caller may start",
+            "responses": {"200": _json({"type": "array", "items": _ref("Definition")}, "ok"),
+                          **ERRORS}}},
+        "/definitions/{key}/instances": {"post": {
+            "summary": "Start a case",
+            "parameters": [{"name": "key", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"data": {"type": "object"},
+                                                 "document_id": {"type": "integer"}}}}}},
+            "responses": {"201": _json(_ref("Instance"), "the started case"),
+                          "422": _json(_ref("FieldErrors"), "invalid data"), **ERRORS}}},
+        "/instances/{instance_id}": {"get": {
+            "summary": "A case's status", "parameters": [INSTANCE_ID],
+            "responses": {"200": _json(_ref("Instance"), "ok"), **ERRORS}}},
+        "/instances/{instance_id}/history": {"get": {
+            "summary": "A case's events (participants, administrators, auditors)",
+            "parameters": [INSTANCE_ID],
+            "responses": {"200": _json({"type": "array", "items": _ref("Event")}, "ok"),
+                          **ERRORS}}},
+        "/tasks": {"get": {
+            "summary": "Open user tasks visible to the caller",
+            "parameters": [
+                {"name": "scope", "in": "query",
+                 "schema": {"type": "string", "enum": ["mine", "group", "all"]}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 500}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {"200": _json({"type": "array", "items": _ref("Task")}, "ok"),
+                          **ERRORS}}},
+        "/tasks/{task_id}": {"get": {
+            "summary": "A task with its form (JSON Schema, every choice an enum)",
+            "parameters": [TASK_ID],
+            "responses": {"200": _json(_ref("TaskWithForm"), "ok"),
+                          "409": _json(_ref("Error"), "no longer open"), **ERRORS}}},
+        "/tasks/{task_id}/claim": {"post": {
+            "summary": "Claim a group task", "parameters": [TASK_ID],
+            "responses": {"200": _json(_ref("Task"), "claimed"),
+                          "409": _json(_ref("Error"), "claimed by someone else"), **ERRORS}}},
+        "/tasks/{task_id}/unclaim": {"post": {
+            "summary": "Release a claimed task", "parameters": [TASK_ID],
+            "responses": {"200": _json(_ref("Task"), "released"),
+                          "409": _json(_ref("Error"), "not yours"), **ERRORS}}},
+        "/tasks/{task_id}/delegate": {"post": {
+            "summary": "Hand a task to another user", "parameters": [TASK_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["to"],
+                "properties": {"to": {"type": "string"}}}}}},
+            "responses": {"200": _json(_ref("Task"), "delegated"), **ERRORS}}},
+        "/tasks/{task_id}/complete": {"post": {
+            "summary": "Complete a task with form data", "parameters": [TASK_ID],
+            "requestBody": DATA_BODY,
+            "responses": {"200": _json(_ref("Instance"), "the case after the step"),
+                          "409": _json(_ref("Error"), "no longer open, or claimed by another"),
+                          "422": _json(_ref("FieldErrors"), "invalid data"), **ERRORS}}},
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error"],
+                      "properties": {"error": {"type": "string"}}},
+            "FieldErrors": {"type": "object", "required": ["error", "errors"], "properties": {
+                "error": {"type": "string"},
+                "errors": {"type": "object", "additionalProperties": {"type": "string"}}}},
+            "Definition": {"type": "object", "required": ["key", "version", "name"],
+                           "properties": {"key": {"type": "string"},
+                                          "version": {"type": "integer"},
+                                          "name": {"type": "string"},
+                                          "start_form": {"type": ["object", "null"]}}},
+            "Instance": {"type": "object", "required": ["id", "status"], "properties": {
+                "id": {"type": "integer"},
+                "status": {"type": "string", "enum": ["running", "completed", "suspended",
+                                                      "terminated", "error"]},
+                "title": {"type": "string"},
+                "definition_key": {"type": "string"},
+                "definition_version": {"type": "integer"},
+                "document": {"type": ["object", "null"]},
+                "incident": {"type": ["string", "null"]}}},
+            "Task": {"type": "object", "required": [
+                "id", "name", "instance_id", "form_key", "assignee", "candidate_groups",
+                "due_at", "urgency", "reminder_level"], "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"},
+                "instance_id": {"type": "integer"},
+                "form_key": {"type": ["string", "null"]},
+                "assignee": {"type": ["string", "null"]},
+                "candidate_groups": {"type": "array", "items": {"type": "string"}},
+                "due_at": {"type": ["string", "null"], "format": "date-time"},
+                "urgency": {"type": "string"}, "reminder_level": {"type": "string"}}},
+            "TaskWithForm": {"allOf": [_ref("Task"), {"type": "object", "properties": {
+                "form": {"type": "object"}, "data": {"type": "object"}}}]},
+            "Event": {"type": "object", "properties": {
+                "seq": {"type": "integer"}, "type": {"type": "string"},
+                "actor": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+                "task_id": {"type": ["string", "null"]}, "data": {"type": "object"},
+                "hash": {"type": "string"}}},
+        },
+    },
+}
