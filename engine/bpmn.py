@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
@@ -155,7 +155,7 @@ class DocrouteUserTaskParser(UserTaskParser):
 class DocrouteParser(SpiffBpmnParser):
     """SpiffArena's parser, reading Camunda's user-task attributes too (via ``normalise``)."""
 
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (DocrouteUserTaskParser, UserTask),
     }

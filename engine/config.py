@@ -45,5 +45,6 @@ class Settings:
                 try:
                     kwargs[name] = int(env[key])
                 except ValueError:
-                    raise ValueError(f"{key} must be a whole number of bytes, not {env[key]!r}")
+                    raise ValueError(
+                        f"{key} must be a whole number of bytes, not {env[key]!r}") from None
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -224,8 +224,8 @@ def _user_task_problems(node: etree._Element, name: str, form_exists: FormExists
     line, element = node.sourceline or 0, node.get("id", "")
     form_key = _task_property(node, "formKey")
     if form_key and not form_exists(form_key):
-        problems.append(Problem(name, line, element,
-                                f"form {form_key!r} does not exist (expected forms/{form_key}.json)"))
+        problems.append(Problem(name, line, element, f"form {form_key!r} does not exist "
+                                                     f"(expected forms/{form_key}.json)"))
     for prop in ("assignee", "candidateGroups", "candidateUsers", "dueDate"):
         value = _task_property(node, prop)
         if value and value.strip().startswith(("${", "#{")):

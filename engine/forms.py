@@ -182,7 +182,7 @@ def list_forms(session: Session) -> list[Form]:
     return list(session.scalars(select(Form).order_by(Form.key, Form.version.desc())))
 
 
-# --- choices and validation -------------------------------------------------------------------------
+# --- choices and validation ----------------------------------------------------------
 
 
 def resolve(session: Session, schema: dict[str, Any]) -> dict[str, Any]:

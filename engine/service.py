@@ -59,7 +59,8 @@ class Docroute:
         return [forms.FormFile(p.stem, p.name, p.read_bytes())
                 for p in sorted(self.settings.forms_dir.glob("*.json"))]
 
-    def form_exists(self, session: Session, pending: set[str] | None = None) -> definitions.FormExists:
+    def form_exists(self, session: Session,
+                    pending: set[str] | None = None) -> definitions.FormExists:
         """A form-key check that knows deployed forms, forms/ files and forms in this upload."""
         shipped = {p.stem for p in Path(self.settings.forms_dir).glob("*.json")}
         extra = (pending or set()) | shipped

@@ -108,7 +108,7 @@ def _start_form(s: Session, definition: Definition) -> dict[str, Any] | None:
     return forms.resolve(s, forms.get(s, key, None).schema) if key else None
 
 
-# --- calls -----------------------------------------------------------------------------------------
+# --- calls ---------------------------------------------------------------------------
 
 
 @bp.get("/openapi.json")
