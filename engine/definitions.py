@@ -388,14 +388,23 @@ def list_all(session: Session) -> list[tuple[Definition, int]]:
 
 # --- loading specs -------------------------------------------------------------------------
 
-_spec_cache: dict[int, tuple[Any, dict[str, Any]]] = {}
+_spec_cache: dict[str, tuple[Any, dict[str, Any]]] = {}
 _spec_lock = Lock()
+
+
+def _content_key(session: Session, definition: Definition) -> str:
+    # Content, not row ids: ids repeat across databases (tests, restores), content doesn't.
+    parts = [definition.sha256]
+    for key, dependency_id in sorted((definition.dependencies or {}).items()):
+        parts.append(f"{key}={_content_key(session, get(session, dependency_id))}")
+    return "|".join(parts)
 
 
 def load_spec(session: Session, definition: Definition) -> tuple[Any, dict[str, Any]]:
     """The parsed spec and subprocess specs of a definition; cached (versions are immutable)."""
+    cache_key = _content_key(session, definition)
     with _spec_lock:
-        cached = _spec_cache.get(definition.id)
+        cached = _spec_cache.get(cache_key)
     if cached is not None:
         return cached
     parser = DocrouteParser()
@@ -403,7 +412,7 @@ def load_spec(session: Session, definition: Definition) -> tuple[Any, dict[str, 
     spec = parser.get_spec(definition.key)
     subprocesses = parser.get_subprocess_specs(definition.key)
     with _spec_lock:
-        _spec_cache[definition.id] = (spec, subprocesses)
+        _spec_cache[cache_key] = (spec, subprocesses)
     return spec, subprocesses
 
 
