@@ -1,0 +1,182 @@
+// docroute diagram viewer: case state markers (inbox, audit replay) and version diff.
+//
+// Bundled as an IIFE that sets `window.DocrouteViewer`; see docs in the report /
+// the page templates for usage. Needs docroute-viewer.css on the page.
+
+import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
+import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
+
+import { TEXT_RENDERER, markerSet } from './lib/common.js';
+import { diffDiagrams } from './lib/diff.js';
+
+// state key -> marker class (styled in docroute-diagrams.css)
+const STATE_MARKERS = {
+  completed: 'dr-completed',
+  active: 'dr-active',
+  path: 'dr-taken',
+  incidents: 'dr-incident'
+};
+
+function createViewer(container) {
+  return new NavigatedViewer({
+    container,
+    textRenderer: TEXT_RENDERER,
+
+    // camunda:* attributes are then typed, which the diff reads
+    moddleExtensions: { camunda: camundaModdle }
+  });
+}
+
+/**
+ * Show `xml` in `element` with the state of a case highlighted.
+ *
+ * Returns at once; the diagram is imported asynchronously (`handle.ready`
+ * resolves to `{warnings}` or rejects with the import error). `update()` may be
+ * called before that: the last state wins.
+ */
+function mount(element, options = {}) {
+  const viewer = createViewer(element);
+  let markers = null;
+  let state = options;
+  let destroyed = false;
+
+  function apply() {
+    for (const key of Object.keys(STATE_MARKERS)) {
+      markers[key].set(state[key]);
+    }
+  }
+
+  const ready = viewer.importXML(options.xml).then(({ warnings }) => {
+    if (destroyed) {
+      return { warnings };
+    }
+    const canvas = viewer.get('canvas');
+    const registry = viewer.get('elementRegistry');
+    markers = {};
+    for (const [ key, marker ] of Object.entries(STATE_MARKERS)) {
+      markers[key] = markerSet(canvas, registry, marker);
+    }
+    canvas.zoom('fit-viewport', 'auto');
+    apply();
+    return { warnings };
+  });
+
+  return {
+    viewer,
+    ready,
+
+    /**
+     * Replace the highlighted state. Each of completed / active / path /
+     * incidents is a list of element ids; a missing key means "none", so a
+     * replay can pass the state after event k as it is. Only the markers that
+     * differ from the previous call are touched: no re-import, no re-render.
+     */
+    update(next = {}) {
+      state = next;
+      if (markers) {
+        apply();
+      }
+    },
+
+    /** Fit the whole diagram into the container, e.g. after it was shown in a tab. */
+    fit() {
+      if (markers) {
+        viewer.get('canvas').resized();
+        viewer.get('canvas').zoom('fit-viewport', 'auto');
+      }
+    },
+
+    destroy() {
+      destroyed = true;
+      viewer.destroy();
+    }
+  };
+}
+
+// Fit both canvases to the union of both diagrams, so that an element removed
+// on the left and one added on the right are both in view at the same scale.
+function fitBoth(left, right) {
+  const boxes = [ left, right ].map(v => v.get('canvas').viewbox().inner)
+    .filter(b => b.width || b.height);
+  if (!boxes.length) {
+    return;
+  }
+  const x = Math.min(...boxes.map(b => b.x));
+  const y = Math.min(...boxes.map(b => b.y));
+  const width = Math.max(...boxes.map(b => b.x + b.width)) - x;
+  const height = Math.max(...boxes.map(b => b.y + b.height)) - y;
+  const pad = 20;
+
+  // viewbox() scales to fit and keeps the aspect ratio of the container
+  right.get('canvas').viewbox({ x: x - pad, y: y - pad, width: width + 2 * pad, height: height + 2 * pad });
+}
+
+// Mirror pan/zoom of one canvas on the other (same scale, same top-left corner,
+// whatever the size of each container).
+function syncViewboxes(a, b) {
+  let syncing = false;
+  const follow = (from, to) => {
+    from.get('eventBus').on('canvas.viewbox.changed', ({ viewbox }) => {
+      if (syncing) {
+        return;
+      }
+      syncing = true;
+      try {
+        const outer = to.get('canvas').getSize();
+        to.get('canvas').viewbox({
+          x: viewbox.x,
+          y: viewbox.y,
+          width: outer.width / viewbox.scale,
+          height: outer.height / viewbox.scale
+        });
+      } finally {
+        syncing = false;
+      }
+    });
+  };
+  follow(a, b);
+  follow(b, a);
+}
+
+const DIFF_MARKERS = {
+  added: [ 'right' ],
+  removed: [ 'left' ],
+  changed: [ 'left', 'right' ]
+};
+
+/**
+ * Show `oldXml` in `leftEl` and `newXml` in `rightEl`, mark what changed.
+ *
+ * @return {Promise<{changes, left, right, destroy}>} `changes` is
+ *   `[{id, kind: 'added'|'removed'|'changed', type, name, details: [string]}]`.
+ *   Rejects if either diagram does not import.
+ */
+async function mountDiff(leftEl, rightEl, { oldXml, newXml } = {}) {
+  const viewers = { left: createViewer(leftEl), right: createViewer(rightEl) };
+  const destroy = () => {
+    viewers.left.destroy();
+    viewers.right.destroy();
+  };
+
+  let changes;
+  try {
+    await Promise.all([ viewers.left.importXML(oldXml), viewers.right.importXML(newXml) ]);
+    changes = await diffDiagrams(viewers.left, viewers.right);
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+
+  for (const change of changes) {
+    for (const side of DIFF_MARKERS[change.kind]) {
+      viewers[side].get('canvas').addMarker(change.id, 'dr-' + change.kind);
+    }
+  }
+
+  syncViewboxes(viewers.left, viewers.right);
+  fitBoth(viewers.left, viewers.right);
+
+  return { changes, left: viewers.left, right: viewers.right, destroy };
+}
+
+export { mount, mountDiff, diffDiagrams };
