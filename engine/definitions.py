@@ -124,7 +124,10 @@ def _check_one(source: SourceFile, form_exists: FormExists, max_bytes: int) -> C
         raise WorkflowInvalid([Problem(name, error.line, "", str(error))]) from None
     sha = hashlib.sha256(source.data).hexdigest()
     if is_dmn(tree):
-        return CheckedFile(source, tree, sha, (), True)
+        problems = _dmn_problems(tree, name)
+        if problems:
+            raise WorkflowInvalid(problems)
+        return CheckedFile(source, tree, sha, tuple(_decision_info(tree, name)), True)
     root = tree.getroot()
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise WorkflowInvalid([Problem(name, root.sourceline, "",
@@ -200,6 +203,38 @@ def _static_problems(tree: etree._ElementTree, name: str, form_exists: FormExist
     return problems
 
 
+def _dmn_problems(tree: etree._ElementTree, name: str) -> list[Problem]:
+    """Every DMN input expression, input entry and output entry compiled in the sandbox."""
+    problems: list[Problem] = []
+    namespace = etree.QName(tree.getroot()).namespace
+    for tag in ("inputExpression", "inputEntry", "outputEntry"):
+        for node in tree.getroot().iter(f"{{{namespace}}}{tag}"):
+            text = (node.findtext(f"{{{namespace}}}text") or "").strip()
+            if not text or (tag == "inputEntry" and text == "-"):
+                continue
+            # The DMN engine evaluates an input entry as ``input <entry>`` or
+            # ``(input) == (entry)``; either form compiling is enough.
+            candidates = ([f"dmninputexpr {text}", f"(dmninputexpr) == ({text})"]
+                          if tag == "inputEntry" else [text])
+            reasons = [check_expression(c) for c in candidates]
+            if all(reasons):
+                line, element = _located(node)
+                problems.append(Problem(name, line, element, f"{tag} refused: {reasons[-1]}"))
+    return problems
+
+
+def _decision_info(tree: etree._ElementTree, name: str) -> Iterable[ProcessInfo]:
+    namespace = etree.QName(tree.getroot()).namespace
+    for decision in tree.getroot().iter(f"{{{namespace}}}decision"):
+        key = decision.get("id", "")
+        yield ProcessInfo(key, decision.get("name") or key, name, frozenset(), frozenset())
+
+
+def is_decision(definition: Definition) -> bool:
+    """Whether a deployed definition is a DMN decision (called by processes, never started)."""
+    return is_dmn(parse_xml(definition.xml.encode("utf-8"), max_bytes=1 << 30))
+
+
 def _expression_for(tag: str, text: str) -> str:
     from .bpmn import timer_expression
 
@@ -245,6 +280,8 @@ def _process_info(tree: etree._ElementTree, name: str) -> Iterable[ProcessInfo]:
         }
         calls = {c.get("calledElement") for c in process.iter(f"{{{BPMN_NS}}}callActivity")
                  if c.get("calledElement")}
+        calls |= {(d.text or "").strip() for d in process.iter(f"{{{SPIFF_NS}}}calledDecisionId")
+                  if (d.text or "").strip()}
         yield ProcessInfo(process.get("id", ""), process.get("name") or process.get("id", ""),
                           name, frozenset(forms), frozenset(calls))
 
@@ -270,14 +307,33 @@ def _check_together(session: Session, checked: list[CheckedFile]) -> list[Proble
         deployed = latest(session, key)
         if deployed is not None:
             _add_definition_xml(parser, session, deployed, set(parser.get_process_ids()))
+        else:
+            problems.extend(_unresolved_call(item, key) for item in checked
+                            if any(key in p.calls for p in item.processes))
+    if problems:
+        return problems
     for item in checked:
-        for process in item.processes:
+        for process in () if item.dmn else item.processes:
             try:
                 parser.get_spec(process.key)
                 parser.get_subprocess_specs(process.key)
             except ValidationException as error:
                 problems.append(_problem_from(error, item.source.name, index))
     return problems
+
+
+def _unresolved_call(item: CheckedFile, key: str) -> Problem:
+    """A located problem for the first call activity or business rule task naming ``key``."""
+    for node in item.tree.getroot().iter(f"{{{BPMN_NS}}}callActivity",
+                                         f"{{{SPIFF_NS}}}calledDecisionId"):
+        target = node.get("calledElement") if node.tag.endswith("callActivity") else node.text
+        if (target or "").strip() == key:
+            line, element = _located(node)
+            what = "process" if node.tag.endswith("callActivity") else "decision"
+            return Problem(item.source.name, line, element,
+                           f"calls the {what} {key!r}, which is neither in this upload nor "
+                           f"deployed")
+    return Problem(item.source.name, None, "", f"calls {key!r}, which is not deployed")
 
 
 def _problem_from(error: ValidationException, default_file: str,
@@ -419,6 +475,13 @@ def load_spec(session: Session, definition: Definition) -> tuple[Any, dict[str, 
 def _add_definition_xml(parser: DocrouteParser, session: Session, definition: Definition,
                         seen: set[str]) -> None:
     tree = parse_xml(definition.xml.encode("utf-8"), max_bytes=1 << 30)
+    if is_dmn(tree):
+        namespace = etree.QName(tree.getroot()).namespace
+        ids = {d.get("id") for d in tree.getroot().iter(f"{{{namespace}}}decision")}
+        if not ids & seen:
+            parser.add_dmn_xml(tree.getroot(), filename=definition.filename)
+            seen |= ids
+        return
     ids = {p.get("id") for p in tree.getroot().iter(f"{{{BPMN_NS}}}process")}
     if ids & seen:
         return

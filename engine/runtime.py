@@ -209,6 +209,8 @@ def may_start(definition: Definition, actor: Actor) -> bool:
     """Administrators may start anything; others as the process's starter groups allow."""
     from .bpmn import CAMUNDA_NS, parse_xml
 
+    if definitions.is_decision(definition):
+        return False  # a DMN decision is called by processes, never started
     if actor.is_admin:
         return True
     if actor.is_auditor:
@@ -226,7 +228,7 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
                *, document_id: int | None = None, title: str | None = None) -> Instance:
     """Start a case of the newest version of ``key``, optionally routing a document."""
     definition = definitions.latest(session, key)
-    if definition is None:
+    if definition is None or definitions.is_decision(definition):
         raise NotFound(f"no deployed process with key {key!r}")
     if not may_start(definition, actor):
         raise NotAllowed(f"you may not start {definition.name}")

@@ -44,6 +44,12 @@ from .errors import ScriptError
 
 SCRIPT_FILENAME = "<diagram script>"
 MAX_SEQUENCE = 1_000_000  # items or characters one repetition may build
+# Builtins a diagram must never name: refused at deploy time with a clear reason (at run
+# time they are simply absent from the namespace, so a script fails with a NameError).
+FORBIDDEN_NAMES = frozenset({
+    "open", "eval", "exec", "compile", "getattr", "setattr", "delattr", "globals", "locals",
+    "vars", "input", "breakpoint", "help", "exit", "quit", "memoryview", "dir",
+})
 
 
 class ScriptTimeout(ScriptError):
@@ -59,10 +65,20 @@ def _guarded_mul(a: Any, b: Any) -> Any:
     return a * b
 
 
-def _guarded_pow(a: Any, b: Any) -> Any:
+def _guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
+    if mod is not None:
+        return pow(a, b, mod)  # modular: the result is smaller than mod
     if isinstance(b, int) and isinstance(a, int) and abs(a) > 1 and b > 4096:
         raise ScriptError("a script tried to compute a number that is too large")
     return a**b
+
+
+def _guarded_range(*args: int) -> range:
+    # ``list(range(10**10))`` would exhaust memory inside one C call.
+    result = range(*args)
+    if len(result) > MAX_SEQUENCE:
+        raise ScriptError("a script tried to build a sequence that is too large")
+    return result
 
 
 class _Policy(RestrictingNodeTransformer):
@@ -104,7 +120,7 @@ def _builtins() -> dict[str, Any]:
             "list": list, "dict": dict, "set": set, "tuple": tuple, "frozenset": frozenset,
             "sum": sum, "min": min, "max": max, "sorted": sorted, "any": any, "all": all,
             "enumerate": enumerate, "zip": zip, "map": map, "filter": filter,
-            "reversed": reversed, "len": len, "range": range,
+            "reversed": reversed, "len": len, "range": _guarded_range, "pow": _guarded_pow,
         }
     )
     return allowed
@@ -167,13 +183,24 @@ def _compile_exec(script: str) -> CodeType:
     return result.code
 
 
+def _forbidden_name(source: str, mode: str) -> str | None:
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError:
+        return None  # the sandbox's compiler reports it
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            return f"Line {node.lineno}: {node.id!r} is not available in diagram scripts"
+    return None
+
+
 def check_expression(expression: str) -> str | None:
     """Return why an expression is refused, or None when it compiles in the sandbox."""
     try:
         _compile_eval(expression.strip())
     except ScriptError as error:
         return str(error)
-    return None
+    return _forbidden_name(expression.strip(), "eval")
 
 
 def check_script(script: str) -> str | None:
@@ -182,7 +209,7 @@ def check_script(script: str) -> str | None:
         _compile_exec(script)
     except ScriptError as error:
         return str(error)
-    return None
+    return _forbidden_name(script, "exec")
 
 
 class _Deadline:

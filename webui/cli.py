@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine import Docroute, DocrouteError, Settings, WorkflowInvalid, identity
 from engine.definitions import SourceFile
@@ -119,8 +120,16 @@ def deploy(check: bool, files: tuple[str, ...]) -> None:
         sys.exit(1)
     except DocrouteError as error:
         _fail(str(error))
+    except SQLAlchemyError as error:
+        _fail(_database_problem(error))
     for result in results:
         click.echo(str(result))
+
+
+def _database_problem(error: SQLAlchemyError) -> str:
+    # Most often an empty database: say what to do instead of showing a traceback.
+    cause = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return f"the database is not ready ({cause}); run 'docroute init' first"
 
 
 @main.group()
