@@ -3,6 +3,7 @@
 Never imports Flask. The web UI, the CLI and workers call the names below.
 """
 
+from . import documents as _documents  # noqa: F401  (registers document operators and sync)
 from .config import Settings
 from .errors import (
     Conflict,

@@ -56,11 +56,11 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
 
 
 def _register(app: Flask) -> None:
-    from . import api, auth, errors, inbox, views
+    from . import admin, api, auth, documents, errors, inbox, tasks, views
 
     errors.init_app(app)
     auth.init_app(app)
-    for blueprint in (auth.bp, inbox.bp, api.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, api.bp):
         app.register_blueprint(blueprint)
     views.init_app(app)
 

@@ -230,3 +230,6 @@ def complete(task_id: str) -> Any:
     with get_docroute().session() as s:
         instance = runtime.complete(s, task_id, actor, data)
         return jsonify(instance_json(instance))
+
+
+from . import api_documents as _api_documents  # noqa: E402,F401  (document routes on bp)

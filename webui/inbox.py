@@ -1,4 +1,4 @@
-"""The staff inbox and task pages."""
+"""The staff inbox: my tasks and my groups' tasks, claim / release / delegate, notifications."""
 
 from __future__ import annotations
 
@@ -6,71 +6,180 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from engine import Conflict, FormInvalid, NotFound, runtime
-from engine.inbox import InboxFilter, list_tasks
-from engine.models import Instance
+from engine import (
+    Actor,
+    Conflict,
+    DocrouteError,
+    NotAllowed,
+    NotFound,
+    clock,
+    definitions,
+    identity,
+    runtime,
+)
+from engine.inbox import InboxFilter, count_tasks, list_tasks
+from engine.models import Document, Task
 
 from . import get_docroute
 from .auth import current_actor, staff_required
-from .formdata import parse_form
+from .views import notification_api
 
 bp = Blueprint("inbox", __name__)
+SCOPES = ("all", "mine", "group")
+PAGE = 50
+
+
+def _filter() -> InboxFilter:
+    scope = request.args.get("scope", "all")
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    return InboxFilter(scope=scope if scope in SCOPES else "all",
+                       process_key=request.args.get("process", "")[:128],
+                       document_kind=request.args.get("kind", "")[:32],
+                       overdue=request.args.get("overdue") == "1",
+                       search=request.args.get("q", "").strip()[:100],
+                       limit=PAGE + 1, offset=(page - 1) * PAGE)
 
 
 @bp.get("/")
 def index() -> Any:
     actor = current_actor()
-    scope = request.args.get("scope", "all")
-    flt = InboxFilter(scope=scope if scope in ("mine", "group", "all") else "all",
-                      search=request.args.get("q", ""))
+    flt = _filter()
     with get_docroute().session() as s:
-        tasks = list_tasks(s, actor, flt)
-        return render_template("inbox/index.html", tasks=tasks, flt=flt)
+        rows = list_tasks(s, actor, flt)
+        more = len(rows) > PAGE
+        tasks = [_row_view(row, s) for row in rows[:PAGE]]
+        processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+        counts = {scope: count_tasks(s, actor, scope) for scope in SCOPES}
+    page = flt.offset // PAGE + 1
+    return render_template("inbox/index.html", tasks=tasks, flt=flt, processes=processes,
+                           counts=counts, page=page, more=more, now=clock.now(),
+                           filtered=bool(flt.process_key or flt.document_kind or flt.overdue
+                                         or flt.search))
 
 
-@bp.route("/tasks/<task_id>", methods=["GET", "POST"])
-def task(task_id: str) -> Any:
-    actor = current_actor()
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    with get_docroute().session() as s:
-        try:
-            row = runtime.get_task_row(s, task_id, actor)
-        except (Conflict, NotFound) as error:
-            flash(str(error), "error")
-            return redirect(url_for("inbox.index"))
-        instance = s.get(Instance, row.instance_id)
-        schema = runtime.task_form(s, instance, row)
-        values = runtime.task_data(s, row)
-    if request.method == "POST":
-        staff_required(lambda: None)()
-        values.update(request.form.to_dict())
-        try:
-            with get_docroute().session() as s:
-                runtime.complete(s, task_id, actor, parse_form(schema, request.form))
-            flash(_("Done: %(name)s", name=row.name), "success")
-            return redirect(url_for("inbox.index"))
-        except FormInvalid as error:
-            errors = error.errors
-        except Conflict as error:
-            flash(str(error), "error")
-            return redirect(url_for("inbox.index"))
-    return render_template("inbox/task.html", task=row, instance=instance, schema=schema,
-                           values=values, errors=errors), 422 if errors else 200
+def _row_view(row: Task, s: Session) -> dict[str, Any]:
+    number = None
+    if row.document_id is not None:
+        number = s.scalar(select(Document.doc_number).where(Document.id == row.document_id))
+    return {"id": row.id, "name": row.name, "title": row.title, "doc_number": number,
+            "process_key": row.process_key, "due_at": row.due_at, "urgency": row.urgency,
+            "reminder_level": row.reminder_level, "assignee": row.assignee,
+            "candidate_groups": row.candidate_groups or [], "instance_id": row.instance_id,
+            "overdue": row.due_at is not None and row.due_at < clock.now(),
+            "classification": row.classification}
+
+
+def stale_task_message() -> str:
+    return _("This task is no longer open: someone else has completed or taken it, or the "
+             "case has moved on. Your inbox shows what is open now.")
+
+
+def flash_engine_error(error: DocrouteError) -> None:
+    """An engine refusal as a sentence in the user's language."""
+    if isinstance(error, Conflict | NotFound):
+        flash(stale_task_message(), "error")
+    elif isinstance(error, NotAllowed):
+        flash(_("You may not do this."), "error")
+    else:
+        flash(str(error), "error")
 
 
 @bp.post("/tasks/<task_id>/claim")
 @staff_required
 def claim(task_id: str) -> Any:
-    with get_docroute().session() as s:
-        runtime.claim(s, task_id, current_actor())
-    return redirect(url_for("inbox.task", task_id=task_id))
+    try:
+        with get_docroute().session() as s:
+            row = runtime.claim(s, task_id, current_actor())
+            name = row.name
+    except DocrouteError as error:
+        flash_engine_error(error)
+        return redirect(url_for("inbox.index"))
+    from .views import en_name
+
+    flash(_("You have claimed “%(name)s”; it is now in your own list.", name=en_name(name)),
+          "success")
+    return redirect(url_for("tasks.task", task_id=task_id))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
 @staff_required
 def unclaim(task_id: str) -> Any:
-    with get_docroute().session() as s:
-        runtime.unclaim(s, task_id, current_actor())
+    try:
+        with get_docroute().session() as s:
+            runtime.unclaim(s, task_id, current_actor())
+    except DocrouteError as error:
+        flash_engine_error(error)
+        return redirect(url_for("inbox.index"))
+    flash(_("Released: the task is back in its group's list."), "success")
     return redirect(url_for("inbox.index"))
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@staff_required
+def delegate(task_id: str) -> Any:
+    to = request.form.get("to", "").strip()
+    if not to:
+        flash(_("Choose the person to delegate to."), "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    try:
+        with get_docroute().session() as s:
+            runtime.delegate(s, task_id, current_actor(), to)
+            target = identity.find_user(s, to)
+            name = target.name if target else to
+    except NotAllowed:
+        flash(_("That person is not cleared for this document."), "error")
+        return redirect(url_for("tasks.task", task_id=task_id))
+    except NotFound as error:
+        if "user" in str(error):
+            flash(_("No active user with that name."), "error")
+            return redirect(url_for("tasks.task", task_id=task_id))
+        flash_engine_error(error)
+        return redirect(url_for("inbox.index"))
+    except DocrouteError as error:
+        flash_engine_error(error)
+        return redirect(url_for("inbox.index"))
+    flash(_("Delegated to %(name)s.", name=name), "success")
+    return redirect(url_for("inbox.index"))
+
+
+def delegates(s: Session, actor: Actor, classification: int) -> list[dict[str, str]]:
+    """Active people (not the actor) cleared for a task's document, for the delegate picker."""
+    return [{"username": u.username, "name": u.name, "title": u.title}
+            for u in identity.list_users(s)
+            if u.active and u.id != actor.id and u.clearance >= classification
+            and not (u.is_auditor and not u.is_admin)]
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+@bp.get("/notifications")
+def notifications() -> Any:
+    actor = current_actor()
+    api = notification_api()
+    items: list[Any] = []
+    if api is not None:
+        with get_docroute().session() as s:
+            items = list(api.list_notifications(s, actor.id, 100))
+    return render_template("inbox/notifications.html", items=items,
+                           available=api is not None)
+
+
+@bp.post("/notifications/read")
+def notifications_read() -> Any:
+    actor = current_actor()
+    api = notification_api()
+    if api is not None:
+        ids = [int(i) for i in request.form.getlist("id") if i.isdigit()] or None
+        with get_docroute().session() as s:
+            api.mark_read(s, actor.id, ids)
+    target = request.form.get("next", "")
+    if target.startswith("/tasks/") or target.startswith("/documents/"):
+        return redirect(target)
+    return redirect(url_for("inbox.notifications"))

@@ -1,34 +1,251 @@
-"""Template helpers: office-time formatting, labels, and what every page needs."""
+"""Template helpers: office-time formatting, labels in the user's language, page context.
+
+Everything a template shows that depends on the language goes through here, so pages
+stay dumb: diagram names come from ``workflows/labels.en.json`` in English, document
+terms from the catalog (DOMAIN.md §7 glossary).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, lazy_gettext
+from markupsafe import Markup, escape
 
 from engine import clock
 
+from . import get_docroute
+from .formdata import input_value
+
+URGENCY = {"特急": lazy_gettext("Extra urgent"), "加急": lazy_gettext("Urgent")}
+CLASSIFICATION = [lazy_gettext("Unclassified"), lazy_gettext("Confidential"),
+                  lazy_gettext("Secret"), lazy_gettext("Top secret")]
+CLASSIFICATION_ZH_NAMES = ["非密", "秘密", "机密", "绝密"]
+REMINDER = {"blue": lazy_gettext("Due soon"), "yellow": lazy_gettext("Due today"),
+            "red": lazy_gettext("Overdue"), "escalated": lazy_gettext("Escalated")}
+KIND = {"incoming": lazy_gettext("Incoming document"),
+        "outgoing": lazy_gettext("Outgoing document"),
+        "proposal": lazy_gettext("Suggestion or proposal"),
+        "supervision": lazy_gettext("Follow-up item"),
+        "seal": lazy_gettext("Seal request"),
+        "seal_request": lazy_gettext("Seal request"),
+        "disclosure": lazy_gettext("Disclosure request"),
+        "disclosure_request": lazy_gettext("Disclosure request")}
+STATUS = {"running": lazy_gettext("In progress"), "completed": lazy_gettext("Closed"),
+          "suspended": lazy_gettext("Suspended"), "terminated": lazy_gettext("Terminated"),
+          "error": lazy_gettext("Needs attention"), "open": lazy_gettext("Open"),
+          "archived": lazy_gettext("Filed"), "closed": lazy_gettext("Closed")}
+EVENT = {"started": lazy_gettext("started the case"),
+         "completed": lazy_gettext("completed"),
+         "claimed": lazy_gettext("claimed"),
+         "unclaimed": lazy_gettext("released"),
+         "delegated": lazy_gettext("delegated"),
+         "timer_fired": lazy_gettext("timer fired"),
+         "incident": lazy_gettext("a step failed"),
+         "retried": lazy_gettext("retried"),
+         "terminated": lazy_gettext("case terminated"),
+         "suspended": lazy_gettext("case suspended"),
+         "resumed": lazy_gettext("case resumed")}
+
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters["office_time"] = office_time
-    app.jinja_env.filters["label"] = label
+    app.jinja_env.filters.update(
+        office_time=office_time, office_date=office_date, label=label, en=en_name,
+        urgency=urgency_label, classification=classification_label,
+        reminder=reminder_label, kind=kind_label, status=status_label,
+        event=event_label, choice=choice_label, filesize=filesize,
+        multiline=multiline, doctype=doctype_label, number=number,
+    )
+    app.jinja_env.globals["input_value"] = input_value
 
     @app.context_processor
     def _common() -> dict[str, Any]:
-        return {"actor": g.get("actor"), "lang": str(get_locale() or "zh")}
+        return {"actor": g.get("actor"), "lang": current_lang(),
+                "unread_count": unread_notifications()}
 
 
-def office_time(value: datetime | None, fmt: str = "medium") -> str:
+def current_lang() -> str:
+    return "en" if str(get_locale() or "zh").startswith("en") else "zh"
+
+
+def is_english() -> bool:
+    return current_lang() == "en"
+
+
+# --- times ---------------------------------------------------------------------------------
+
+
+def office_time(value: datetime | str | None, fmt: str = "medium") -> str:
     """A stored UTC time shown in the office's zone, in the user's locale."""
-    if value is None:
+    if value in (None, ""):
         return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=clock.UTC)
+    if fmt == "short":
+        return format_datetime(value.astimezone(clock.OFFICE_TZ),
+                               "M-d HH:mm" if is_english() else "M月d日 HH:mm")
     return format_datetime(value.astimezone(clock.OFFICE_TZ), fmt)
+
+
+def office_date(value: date | datetime | str | None, fmt: str = "medium") -> str:
+    """A date (or the office-local date of a time) in the user's locale."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value.astimezone(clock.OFFICE_TZ).date()
+    return format_date(value, fmt)
+
+
+# --- names and labels ----------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _labels(path: Path, mtime: float) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def english_labels() -> dict[str, str]:
+    """Chinese diagram names -> English (workflows/labels.en.json; reread when changed)."""
+    path = get_docroute().settings.workflows_dir / "labels.en.json"
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return {}
+    return _labels(path, mtime)
+
+
+def en_name(name: str | None) -> str:
+    """A diagram element or process name in the user's language."""
+    if not name:
+        return ""
+    if is_english():
+        return english_labels().get(name, name)
+    return name
 
 
 def label(node: dict[str, Any], key: str = "title") -> str:
     """A schema's zh text or its ``x-…-en`` English text, by the current language."""
-    if str(get_locale() or "zh").startswith("en"):
+    if is_english():
         return str(node.get(f"x-{key}-en") or node.get(key) or "")
     return str(node.get(key) or node.get(f"x-{key}-en") or "")
+
+
+def choice_label(value: Any, node: dict[str, Any]) -> str:
+    """The display label of an enum value of a schema field (or of its items)."""
+    node = node.get("items", node) if node.get("type") == "array" else node
+    values = node.get("enum") or []
+    labels = node.get("x-enum-labels-en" if is_english() else "x-enum-labels") \
+        or node.get("x-enum-labels") or []
+    if isinstance(value, list):
+        return "、".join(choice_label(v, node) for v in value) if not is_english() \
+            else ", ".join(choice_label(v, node) for v in value)
+    if value in values and values.index(value) < len(labels):
+        return str(labels[values.index(value)])
+    return "" if value is None else str(value)
+
+
+def urgency_label(value: str | None) -> str:
+    return str(URGENCY.get(value or "", ""))
+
+
+def classification_label(value: int | str | None) -> str:
+    if isinstance(value, str):
+        names = ["none", "confidential", "secret", "top_secret"]
+        value = names.index(value) if value in names else 0
+    level = max(0, min(int(value or 0), len(CLASSIFICATION) - 1))
+    return str(CLASSIFICATION[level])
+
+
+def reminder_label(value: str | None) -> str:
+    return str(REMINDER.get(value or "", ""))
+
+
+def kind_label(value: str | None) -> str:
+    return str(KIND.get(value or "", value or ""))
+
+
+def status_label(value: str | None) -> str:
+    return str(STATUS.get(value or "", value or ""))
+
+
+def event_label(value: str | None) -> str:
+    return str(EVENT.get(value or "", value or ""))
+
+
+def doctype_label(value: str | None) -> str:
+    """A 文种 (通知, 请示 …) in the user's language."""
+    from .registration import DOC_TYPES, DOC_TYPES_EN
+
+    if is_english() and value in DOC_TYPES:
+        return DOC_TYPES_EN[DOC_TYPES.index(value)]
+    return value or ""
+
+
+def number(value: Any) -> str:
+    try:
+        return str(format_decimal(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def filesize(value: int | None) -> str:
+    size = float(value or 0)
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} MB"
+
+
+def multiline(value: Any) -> Markup:
+    """Plain text with its line breaks kept (escaped first)."""
+    return Markup("<br>").join(escape(line) for line in str(value or "").splitlines())
+
+
+# --- notifications (engine.reminders / engine.notify, when present) ----------------------
+
+
+def notification_api() -> Any:
+    """The module that offers unread_count / list_notifications / mark_read, or None."""
+    for name in ("reminders", "notify"):
+        try:
+            module = __import__(f"engine.{name}", fromlist=["unread_count"])
+        except ImportError:
+            continue
+        if all(hasattr(module, f) for f in ("unread_count", "list_notifications",
+                                            "mark_read")):
+            return module
+    return None
+
+
+def unread_notifications() -> int:
+    actor = g.get("actor")
+    api = notification_api()
+    if actor is None or api is None:
+        return 0
+    if "unread" not in g:
+        try:
+            with get_docroute().session() as s:
+                g.unread = int(api.unread_count(s, actor.id))
+        except Exception:  # a missing table during a rolling upgrade must not break pages
+            g.unread = 0
+    return int(g.unread)

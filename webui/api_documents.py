@@ -1,0 +1,145 @@
+"""Document calls of the JSON API: register, search, read, attach, download.
+
+Registered on ``webui.api.bp`` (same token authentication and JSON errors). A document
+the caller is not cleared for answers 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import abort, jsonify, request, send_file
+from sqlalchemy.orm import Session
+
+from engine import Actor, attachments, documents, identity
+from engine.documents import Search
+from engine.models import Attachment, Document, Instance
+
+from . import get_docroute
+from .api import _actor, _int_arg, _json_body, _not_auditor, bp
+
+
+def attachment_json(row: Attachment, document_id: int) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "version": row.version, "size": row.size,
+            "sha256": row.sha256, "content_type": row.content_type,
+            "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at.isoformat(),
+            "url": f"/api/v1/documents/{document_id}/attachments/{row.id}"}
+
+
+def document_json(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.id, "kind": document.kind, "title": document.title,
+        "doc_number": document.doc_number, "doc_type": document.doc_type,
+        "classification": identity.clearance_name(document.classification),
+        "urgency": document.urgency, "department": document.department,
+        "status": document.status, "fields": document.fields or {},
+        "created_by": document.created_by, "created_at": document.created_at.isoformat(),
+    }
+
+
+def _case_json(instance: Instance) -> dict[str, Any]:
+    return {"id": instance.id, "status": instance.status, "title": instance.title,
+            "definition_key": instance.definition.key,
+            "definition_version": instance.definition.version,
+            "started_at": instance.started_at.isoformat(),
+            "ended_at": instance.ended_at.isoformat() if instance.ended_at else None}
+
+
+def _full(s: Session, actor: Actor, document: Document) -> dict[str, Any]:
+    body = document_json(document)
+    withheld = bool((document.fields or {}).get(attachments.WITHHELD_FIELD))
+    body["attachments"] = [{**attachment_json(a, document.id), "withheld": withheld}
+                           for a in attachments.list_for(s, document.id)]
+    body["cases"] = [_case_json(i) for i in documents.cases_of(s, actor, document.id)]
+    return body
+
+
+def _limits() -> attachments.Limits:
+    settings = get_docroute().settings
+    return attachments.Limits(settings.attachments_dir, settings.max_attachment_bytes)
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400, f"{name} must be a date like 2026-03-02")
+
+
+@bp.post("/documents")
+def create_document() -> Any:
+    actor = _actor()
+    _not_auditor(actor)
+    body = _json_body()
+    kind = body.get("kind")
+    fields = body.get("fields", {})
+    if not isinstance(kind, str) or not isinstance(fields, dict):
+        abort(400, 'send {"kind": KIND, "fields": {...}}')
+    with get_docroute().session() as s:
+        document = documents.create_document(s, actor, kind, fields)
+        return jsonify(_full(s, actor, document)), 201
+
+
+@bp.get("/documents")
+def list_documents() -> Any:
+    flt = Search(q=request.args.get("q", ""), kind=request.args.get("kind", ""),
+                 doc_type=request.args.get("doc_type", ""),
+                 department=request.args.get("department", ""),
+                 status=request.args.get("status", ""),
+                 date_from=_date_arg("from"), date_to=_date_arg("to"),
+                 limit=_int_arg("limit", 50, 500), offset=_int_arg("offset", 0, 10**9))
+    with get_docroute().session() as s:
+        return jsonify([document_json(d) for d in documents.list_documents(s, _actor(), flt)])
+
+
+@bp.get("/documents/<int:document_id>")
+def get_document(document_id: int) -> Any:
+    actor = _actor()
+    with get_docroute().session() as s:
+        return jsonify(_full(s, actor, documents.get_document(s, actor, document_id)))
+
+
+@bp.patch("/documents/<int:document_id>")
+def update_document(document_id: int) -> Any:
+    actor = _actor()
+    _not_auditor(actor)
+    fields = _json_body().get("fields", {})
+    if not isinstance(fields, dict):
+        abort(400, 'send {"fields": {...}}')
+    with get_docroute().session() as s:
+        document = documents.update_document(s, actor, document_id, fields)
+        return jsonify(_full(s, actor, document))
+
+
+@bp.post("/documents/<int:document_id>/attachments")
+def upload_attachment(document_id: int) -> Any:
+    actor = _actor()
+    _not_auditor(actor)
+    limits = _limits()
+    # Refuse on the declared size before the body is read at all.
+    declared = request.content_length
+    if declared is not None and declared > limits.max_bytes + attachments.ENVELOPE:
+        raise attachments.too_large(limits)
+    with get_docroute().session() as s:
+        document = documents.get_document(s, actor, document_id)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            abort(400, "send the file as multipart/form-data in the field 'file'")
+        row = attachments.add(s, limits, actor, document, upload.filename, upload.stream,
+                              declared)
+        return jsonify(attachment_json(row, document.id)), 201
+
+
+@bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")
+def download_attachment(document_id: int, attachment_id: int) -> Any:
+    actor = _actor()
+    with get_docroute().session() as s:
+        document = documents.get_document(s, actor, document_id)
+        row, path = attachments.content_path(_limits(), s, document, attachment_id)
+        name, content_type = row.name, row.content_type
+    return send_file(path, mimetype=content_type, as_attachment=True, download_name=name,
+                     max_age=0, etag=False)

@@ -1,0 +1,256 @@
+"""Document pages: register incoming / start outgoing, detail, attachments, 办文单.
+
+A person sees a document only when their clearance covers its classification and they
+take part in it (registered it, acted in one of its cases, or may work one of its open
+tasks); administrators and auditors see every document their clearance covers. Anything
+else answers 404, so nobody learns that a document exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine import Actor, DocrouteError, FormInvalid, NotAllowed, NotFound, clock, runtime
+from engine import attachments as files
+from engine.models import Attachment, Document, Event, Instance, Task, TaskGroup
+
+from . import get_docroute
+from .auth import current_actor, staff_required
+from .diagram import diagram_state
+from .formdata import friendly_errors, parse_form
+from .registration import FORMS, create_document
+from .timeline import case_timeline
+
+bp = Blueprint("documents", __name__)
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+
+def visible_documents(actor: Actor) -> Any:
+    """A select of the documents the actor may see (see the module docstring)."""
+    query = select(Document).where(Document.classification <= actor.clearance)
+    if actor.is_admin or actor.is_auditor:
+        return query
+    acted = select(Instance.document_id).join(Event, Event.instance_id == Instance.id) \
+        .where(Event.actor == actor.username, Instance.document_id.is_not(None))
+    assigned = select(Task.document_id).where(Task.assignee == actor.username)
+    grouped = select(Task.document_id).join(TaskGroup, TaskGroup.task_id == Task.id).where(
+        Task.assignee.is_(None), TaskGroup.group_key.in_(sorted(actor.groups)))
+    return query.where(or_(Document.created_by == actor.username, Document.id.in_(acted),
+                           Document.id.in_(assigned), Document.id.in_(grouped)))
+
+
+def get_document(s: Session, actor: Actor, document_id: int) -> Document:
+    """The document if the actor may see it; 404 otherwise (no existence leak)."""
+    document = s.scalar(visible_documents(actor).where(Document.id == document_id))
+    if document is None:
+        abort(404)
+    return document
+
+
+def document_view(document: Document | None) -> dict[str, Any] | None:
+    """Plain values of a document for templates (no ORM objects while rendering)."""
+    if document is None:
+        return None
+    return {"id": document.id, "kind": document.kind, "title": document.title,
+            "doc_number": document.doc_number, "doc_type": document.doc_type,
+            "classification": document.classification, "urgency": document.urgency,
+            "status": document.status, "fields": dict(document.fields or {}),
+            "created_by": document.created_by, "created_at": document.created_at}
+
+
+def attachment_views(s: Session, document_id: int | None) -> list[dict[str, Any]]:
+    """Attachments grouped by name, newest version first within each name."""
+    if document_id is None:
+        return []
+    groups: dict[str, list[Attachment]] = {}
+    for row in files.list_for(s, document_id):
+        groups.setdefault(row.name, []).append(row)
+    return [{"name": name, "versions": [
+        {"id": r.id, "version": r.version, "size": r.size, "uploaded_by": r.uploaded_by,
+         "uploaded_at": r.uploaded_at} for r in reversed(rows)]}
+        for name, rows in groups.items()]
+
+
+def _limits() -> files.Limits:
+    settings = get_docroute().settings
+    return files.Limits(settings.attachments_dir, settings.max_attachment_bytes)
+
+
+# --- list and registration ------------------------------------------------------------------
+
+
+@bp.get("/documents")
+def index() -> Any:
+    actor = current_actor()
+    q = request.args.get("q", "").strip()[:100]
+    kind = request.args.get("kind", "")[:32]
+    with get_docroute().session() as s:
+        query = visible_documents(actor)
+        if q:
+            pattern = f"%{q}%"
+            query = query.where(or_(Document.title.ilike(pattern),
+                                    Document.doc_number.ilike(pattern)))
+        if kind:
+            query = query.where(Document.kind == kind)
+        rows = s.scalars(query.order_by(Document.created_at.desc()).limit(200))
+        documents = [document_view(d) for d in rows]
+    return render_template("documents/index.html", documents=documents, q=q, kind=kind)
+
+
+@bp.route("/documents/new/<kind>", methods=["GET", "POST"])
+@staff_required
+def new(kind: str) -> Any:
+    if kind not in FORMS:
+        abort(404)
+    schema, process_key = FORMS[kind]
+    values: dict[str, Any] = {"received_at": clock.now().isoformat(), "copies": 1,
+                              "classification": "none", "urgency": ""}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        data = parse_form(schema, request.form)
+        values = dict(data)
+        try:
+            with get_docroute().session() as s:
+                document = create_document(s, current_actor(), kind, schema, data)
+                instance = runtime.start_case(s, current_actor(), process_key,
+                                              document_id=document.id)
+                first = _first_task(s, current_actor(), instance.id)
+                document_id = document.id
+        except FormInvalid as error:
+            errors = friendly_errors(schema, data, error.errors)
+            flash(_("Please correct the marked fields."), "error")
+        except NotAllowed:
+            flash(_("You may not start this kind of case."), "error")
+        except NotFound:
+            flash(_("This process is not deployed yet. Ask an administrator."), "error")
+        else:
+            flash(_("Registered. The case has started."), "success")
+            if first is not None:
+                return redirect(url_for("tasks.task", task_id=first))
+            return redirect(url_for("documents.detail", document_id=document_id))
+    return render_template("documents/new.html", kind=kind, schema=schema, values=values,
+                           errors=errors), 422 if errors else 200
+
+
+def _first_task(s: Session, actor: Actor, instance_id: int) -> str | None:
+    for row in s.scalars(select(Task).where(Task.instance_id == instance_id)):
+        if runtime.can_see_task(row, actor):
+            return row.id
+    return None
+
+
+# --- detail ----------------------------------------------------------------------------------
+
+
+def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
+    return {"id": instance.id, "status": instance.status, "title": instance.title,
+            "process_key": instance.definition.key, "process_name": instance.definition.name,
+            "version": instance.definition.version, "started_at": instance.started_at,
+            "ended_at": instance.ended_at, "timeline": case_timeline(s, instance),
+            "diagram": diagram_state(s, instance),
+            "open_tasks": [{"id": t.id, "name": t.name, "assignee": t.assignee,
+                            "groups": t.candidate_groups or [], "due_at": t.due_at}
+                           for t in s.scalars(select(Task).where(
+                               Task.instance_id == instance.id))]}
+
+
+def _cases(s: Session, document_id: int) -> list[Instance]:
+    return list(s.scalars(select(Instance).where(Instance.document_id == document_id)
+                          .order_by(Instance.started_at)))
+
+
+@bp.get("/documents/<int:document_id>")
+def detail(document_id: int) -> Any:
+    actor = current_actor()
+    with get_docroute().session() as s:
+        document = get_document(s, actor, document_id)
+        cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        return render_template("documents/detail.html", document=document_view(document),
+                               attachments=attachment_views(s, document_id), cases=cases)
+
+
+@bp.get("/cases/<int:instance_id>")
+def case(instance_id: int) -> Any:
+    actor = current_actor()
+    with get_docroute().session() as s:
+        instance = s.get(Instance, instance_id)
+        if instance is None or not actor.may_see(instance.classification):
+            abort(404)
+        if instance.document_id is not None:
+            get_document(s, actor, instance.document_id)
+            return redirect(url_for("documents.detail", document_id=instance.document_id))
+        if not (actor.is_admin or actor.is_auditor
+                or runtime.is_participant(s, instance_id, actor)):
+            abort(404)
+        return render_template("documents/detail.html", document=None, attachments=[],
+                               cases=[_case_view(s, instance)])
+
+
+@bp.get("/documents/<int:document_id>/sheet")
+def sheet(document_id: int) -> Any:
+    """The printable processing sheet (办文单)."""
+    actor = current_actor()
+    with get_docroute().session() as s:
+        document = get_document(s, actor, document_id)
+        cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        return render_template("documents/sheet.html", document=document_view(document),
+                               attachments=attachment_views(s, document_id), cases=cases,
+                               printed_at=clock.now())
+
+
+# --- attachments --------------------------------------------------------------------------
+
+
+@bp.post("/documents/<int:document_id>/attachments")
+@staff_required
+def upload(document_id: int) -> Any:
+    actor = current_actor()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash(_("Choose a file to upload."), "error")
+        return redirect(url_for("documents.detail", document_id=document_id))
+    try:
+        with get_docroute().session() as s:
+            document = get_document(s, actor, document_id)
+            row = files.add(s, _limits(), actor, document, upload.filename, upload.stream,
+                            request.content_length)
+            name, version = row.name, row.version
+    except files.AttachmentTooLarge:
+        flash(_("The file is too large; the limit is %(limit)s MB.",
+                limit=_limits().max_bytes // (1024 * 1024)), "error")
+    except files.AttachmentRefused as error:
+        flash(str(error), "error")
+    except DocrouteError as error:
+        flash(str(error), "error")
+    else:
+        flash(_("Uploaded %(name)s (version %(version)d).", name=name, version=version),
+              "success")
+    return redirect(request.form.get("next") if _local(request.form.get("next"))
+                    else url_for("documents.detail", document_id=document_id))
+
+
+def _local(target: str | None) -> bool:
+    return bool(target) and target.startswith("/") and not target.startswith("//")
+
+
+@bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")
+def download(document_id: int, attachment_id: int) -> Any:
+    actor = current_actor()
+    with get_docroute().session() as s:
+        document = get_document(s, actor, document_id)
+        try:
+            row, path = files.content_path(_limits(), s, document, attachment_id)
+        except NotFound:
+            abort(404)
+        except files.AttachmentRefused as error:
+            flash(str(error), "error")
+            return redirect(url_for("documents.detail", document_id=document_id))
+        name, content_type = row.name, row.content_type
+    return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
