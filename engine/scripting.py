@@ -189,6 +189,8 @@ def _forbidden_name(source: str, mode: str) -> str | None:
     except SyntaxError:
         return None  # the sandbox's compiler reports it
     for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            return f"Line {node.lineno}: imports are not allowed in diagram scripts"
         if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
             return f"Line {node.lineno}: {node.id!r} is not available in diagram scripts"
     return None
