@@ -14,6 +14,7 @@ test: setup browser-deps
 		.venv/bin/pytest -q
 
 setup: $(STAMP) frontend
+	.venv/bin/pybabel compile -d webui/translations -f
 
 $(STAMP): pyproject.toml
 	test -d .venv || python3 -m venv .venv
