@@ -357,3 +357,78 @@ class CalendarDay(Base):
     is_workday: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(String(128), default="")
     source: Mapped[str] = mapped_column(String(256), default="")
+
+
+# --- deadlines, reminders and mail (issue 4; migration 0002_deadlines) ------------------
+# Owned by engine/deadlines.py, engine/reminders.py and engine/notify.py. Appended here so
+# the schema still reads in one place; other sections must not depend on these tables.
+
+
+class Deadline(Base):
+    """A case's statutory deadline: the legal due date and the internal target, kept apart.
+
+    The period parameters are stored, the dates are derived from them (``deadlines.py``),
+    so a pause, restart or extension recomputes both dates the same way.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (UniqueConstraint("instance_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # workdays | days | months
+    amount: Mapped[int] = mapped_column(Integer)  # the legal period, in ``kind`` units
+    target_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_extension: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    started_on: Mapped[date] = mapped_column(Date)  # receipt date; not counted
+    extension: Mapped[int] = mapped_column(Integer, default=0)
+    paused_units: Mapped[int] = mapped_column(Integer, default=0)
+    paused_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    restarts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))  # running | paused | closed
+    legal_due: Mapped[date] = mapped_column(Date)
+    target_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TaskReminder(Base):
+    """Reminder state of one open task: what was sent on which office day, next check.
+
+    Deleted with its task (ON DELETE CASCADE), so closed tasks leave nothing behind.
+    """
+
+    __tablename__ = "task_reminders"
+
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    instance_id: Mapped[int] = mapped_column(Integer)
+    # The task's due time and urgency when last assessed; a change forces a new assessment.
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    urgency: Mapped[str] = mapped_column(String(16), default="")
+    # {level: ISO office date of the last notification at that level}
+    notified: Mapped[dict] = mapped_column(JSON, default=dict)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                           index=True)
+
+
+class MailOutbox(Base):
+    """E-mail waiting to be sent; written with its notification, sent after the commit."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("notifications.id"), nullable=True
+    )
+    to_addr: Mapped[str] = mapped_column(String(256))
+    subject: Mapped[str] = mapped_column(String(512))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
