@@ -1,0 +1,116 @@
+"""Administration of the working-day calendar: a year as a month grid, toggle days,
+import a year from CSV (docs/calendar.md), export, and a Monday–Friday template."""
+
+from __future__ import annotations
+
+import calendar as pycalendar
+from datetime import date
+from typing import Any
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import DocrouteError, clock, history, workcalendar
+
+from . import get_docroute
+from .admin import bp, read_upload
+from .auth import current_actor
+
+
+def _reload(session: Any) -> None:
+    # This process uses the new data at once; others on their next reload (docs/calendar.md).
+    workcalendar.activate(workcalendar.load(session))
+
+
+@bp.get("/calendar")
+def calendar() -> Any:
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    year = request.args.get("year", type=int) or today.year
+    with get_docroute().session() as s:
+        rows = {r.day: r for r in workcalendar.export_year(s, year)}
+        years = workcalendar.stored_years(s)
+    months = []
+    for month in range(1, 13):
+        weeks = []
+        for week in pycalendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+            weeks.append([{"day": d, "row": rows.get(d)} if d.month == month else None
+                          for d in week])
+        months.append({"month": month, "weeks": weeks})
+    workdays = sum(1 for r in rows.values() if r.is_workday)
+    return render_template("admin/calendar.html", year=year, months=months, years=years,
+                           stored=bool(rows), workdays=workdays, today=today)
+
+
+@bp.post("/calendar/day")
+def calendar_day() -> Any:
+    try:
+        day = date.fromisoformat(request.form.get("day", ""))
+    except ValueError:
+        flash(_("Pick a day."), "error")
+        return redirect(url_for("admin.calendar"))
+    source = request.form.get("source", "").strip()
+    try:
+        if not source:
+            raise DocrouteError(_("Name the notice (source) this change follows, e.g. "
+                                  "国办发明电〔2026〕7号."))
+        with get_docroute().session() as s:
+            current = workcalendar.export_year(s, day.year)
+            row = next((r for r in current if r.day == day), None)
+            if row is None:
+                raise DocrouteError(_("The calendar has no year %(year)s: import the whole "
+                                      "year first.", year=day.year))
+            workday = not row.is_workday
+            note = request.form.get("note", "").strip() or (row.note if workday ==
+                                                             row.is_workday else "")
+            workcalendar.set_day(s, day, workday, note, source)
+            history.append_system(s, "calendar_day_changed", current_actor().username, {
+                "day": day.isoformat(), "is_workday": workday, "note": note,
+                "source": source})
+            _reload(s)
+        flash(_("%(day)s is now a %(kind)s.", day=day.isoformat(),
+                kind=_("working day") if workday else _("day off")), "success")
+    except DocrouteError as error:
+        flash(str(error), "error")
+    return redirect(url_for("admin.calendar", year=day.year, source=source))
+
+
+@bp.post("/calendar/import")
+def calendar_import() -> Any:
+    source = request.form.get("source", "").strip()
+    upload = read_upload()
+    if upload is None:
+        return redirect(url_for("admin.calendar"))
+    _name, data = upload
+    try:
+        if not source:
+            raise DocrouteError(_("Name the notice (source) the file follows, e.g. "
+                                  "国办发明电〔2026〕7号."))
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocrouteError(_("The file is not UTF-8 text.")) from None
+        with get_docroute().session() as s:
+            years = workcalendar.import_csv(s, text, source)
+            history.append_system(s, "calendar_imported", current_actor().username,
+                                  {"years": years, "source": source})
+            _reload(s)
+        flash(_("Imported %(years)s.", years=", ".join(map(str, years))), "success")
+        return redirect(url_for("admin.calendar", year=years[0] if years else None))
+    except DocrouteError as error:
+        for line in str(error).splitlines():
+            flash(line, "error")
+    return redirect(url_for("admin.calendar"))
+
+
+@bp.get("/calendar/<int:year>.csv")
+def calendar_export(year: int) -> Any:
+    with get_docroute().session() as s:
+        text = workcalendar.rows_to_csv(workcalendar.export_year(s, year))
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{year}.csv"'})
+
+
+@bp.get("/calendar/<int:year>/template.csv")
+def calendar_template(year: int) -> Any:
+    return Response(workcalendar.template_csv(year), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{year}-template.csv"'})
