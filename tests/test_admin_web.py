@@ -173,7 +173,7 @@ def test_diff_page_lists_the_added_task(app: Flask, docroute: Docroute) -> None:
     assert 'data-element="f4"' in html
 
 
-# --- forms -------------------------------------------------------------------------------------------
+# --- forms ------------------------------------------------------------------------------
 
 
 def test_form_editor_checks_previews_and_versions(app: Flask, docroute: Docroute) -> None:
