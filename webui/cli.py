@@ -237,5 +237,67 @@ def token_create(name: str) -> None:
         _fail(str(error))
 
 
+# --- audit (issue 7: engine/audit.py, engine/replay.py) ------------------------------------
+
+
+@main.command()
+@click.argument("case_id", type=int)
+def replay(case_id: int) -> None:
+    """Rebuild a case from its events; print 'verified' or where it differs (exit 1)."""
+    from engine import audit as audit_engine
+
+    try:
+        with _docroute().session() as session:
+            result = audit_engine.verify_case(session, case_id)
+    except DocrouteError as error:
+        _fail(str(error))
+    except SQLAlchemyError as error:
+        _fail(_database_problem(error))
+    for line in result.lines():
+        click.echo(line if result.ok else f"case {case_id}: {line}")
+    if result.replay.unknown_types:
+        click.echo("not replayed (unknown event types): "
+                   + ", ".join(result.replay.unknown_types), err=True)
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.group()
+def audit() -> None:
+    """Tamper evidence."""
+
+
+@audit.command("verify")
+@click.option("--quiet", is_flag=True, help="no progress lines")
+def audit_verify(quiet: bool) -> None:
+    """Check every case's hash chain and the system chain; report each break (exit 1)."""
+    import time
+
+    from engine import audit as audit_engine
+
+    started = time.monotonic()
+
+    def progress(chains: int, events: int, total: int) -> None:
+        if not quiet:
+            click.echo(f"checked {chains}/{total} chains, {events} events "
+                       f"({time.monotonic() - started:.0f} s)", err=True)
+
+    try:
+        with _docroute().session() as session:
+            report = audit_engine.verify_chains(session, progress=progress, every=10_000)
+    except SQLAlchemyError as error:
+        _fail(_database_problem(error))
+    for problem in report.problems:
+        click.echo(str(problem))
+    summary = (f"{report.chains} chains, {report.events} events checked in "
+               f"{time.monotonic() - started:.1f} s: ")
+    if report.ok:
+        click.echo(summary + "no tampering found")
+        return
+    click.echo(summary + f"{len(report.problems)} problem(s) in "
+               f"{len(report.broken_chains)} chain(s)")
+    sys.exit(1)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,437 @@
+"""Tamper evidence, case search and case export for auditors.
+
+Chain heads
+    A pure hash chain cannot tell a chain whose last events were deleted from a shorter
+    one. Every transaction that appends to (or rewrites) a chain therefore records the
+    chain's last ``seq`` and ``hash`` in ``chain_heads`` (migration 0004_audit), in the
+    same transaction, through a session hook installed when this module is imported
+    (``engine/__init__`` does). ``verify_chains`` checks every chain against its head.
+
+Verification streams the events ordered by (chain, seq) with ``yield_per``, so memory
+stays flat however many cases the database holds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, event, exists, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from . import clock, forms, history, replay
+from .identity import Actor
+from .models import Base, Definition, Document, Event, Instance, Task
+
+
+class ChainHead(Base):
+    """The last event of one chain, written with every append: anchors the chain's end."""
+
+    __tablename__ = "chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column()
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- keeping the heads ---------------------------------------------------------------------
+
+_TOUCHED = "docroute_touched_chains"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_chains(session: Session, _context: Any) -> None:
+    touched = {obj.chain for obj in list(session.new) + list(session.dirty)
+               if isinstance(obj, Event)}
+    if touched:
+        session.info.setdefault(_TOUCHED, set()).update(touched)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_heads(session: Session) -> None:
+    session.flush()  # events changed after the last flush (a rewritten payload) count too
+    chains = session.info.pop(_TOUCHED, None)
+    for chain in sorted(chains or ()):
+        last = session.execute(select(Event.seq, Event.hash).where(Event.chain == chain)
+                               .order_by(Event.seq.desc()).limit(1)).first()
+        head = session.get(ChainHead, chain)
+        if last is None:
+            continue
+        if head is None:
+            session.add(ChainHead(chain=chain, seq=last.seq, hash=last.hash))
+        else:
+            head.seq, head.hash = last.seq, last.hash
+    session.info.pop(_TOUCHED, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_chains(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
+
+
+# --- verifying chains ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one chain; ``seq`` is the position (1-based) in the chain."""
+
+    chain: str
+    seq: int
+    kind: str  # edited | deleted | inserted | reordered | truncated | appended | unanchored
+    detail: str
+
+    @property
+    def where(self) -> str:
+        if self.chain.startswith("case:"):
+            return f"case {self.chain[5:]}, event {self.seq}"
+        return f"{self.chain} chain, event {self.seq}"
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.kind}: {self.detail}"
+
+
+@dataclass
+class ChainReport:
+    chains: int = 0
+    events: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def broken_chains(self) -> list[str]:
+        return sorted({p.chain for p in self.problems})
+
+
+def _recomputed(event_row: Any, seq: int) -> str:
+    return history.event_hash(event_row.prev_hash, event_row.chain, seq, event_row.type,
+                              event_row.actor, event_row.at, event_row.task_id,
+                              event_row.task_name, event_row.payload)
+
+
+def check_chain(chain: str, rows: Iterator[Any] | list[Any],
+                head: tuple[int, str] | None) -> tuple[int, list[Problem]]:
+    """Check one chain's rows (in seq order) against its head; (events seen, problems)."""
+    problems: list[Problem] = []
+    expected_seq, expected_prev, count = 1, history.GENESIS, 0
+    last_seq, last_hash = 0, history.GENESIS
+    moved = False  # the previous row was reordered: this row's broken link is explained
+    for row in rows:
+        count += 1
+        if row.seq > expected_seq:
+            missing = (f"event {expected_seq}" if row.seq == expected_seq + 1
+                       else f"events {expected_seq} to {row.seq - 1}")
+            problems.append(Problem(chain, expected_seq, "deleted", f"{missing} missing"))
+        own = _recomputed(row, row.seq)
+        if own != row.hash:
+            problems.append(_altered(chain, row))
+        elif row.prev_hash != expected_prev and row.seq == expected_seq and not moved:
+            problems.append(Problem(chain, row.seq, "inserted",
+                                    "does not follow the event before it: an event was "
+                                    "inserted, deleted or replaced before this one"))
+        moved = bool(problems) and problems[-1].seq == row.seq \
+            and problems[-1].kind == "reordered"
+        if not _owner_matches(chain, row):
+            problems.append(Problem(chain, row.seq, "edited",
+                                    f"belongs to chain {chain} but names case "
+                                    f"{row.instance_id}"))
+        expected_seq, expected_prev = row.seq + 1, row.hash
+        last_seq, last_hash = row.seq, row.hash
+    problems.extend(_check_head(chain, last_seq, last_hash, count, head))
+    return count, problems
+
+
+def _altered(chain: str, row: Any) -> Problem:
+    for other in (row.seq - 1, row.seq + 1, row.seq - 2, row.seq + 2):
+        if other > 0 and _recomputed(row, other) == row.hash:
+            return Problem(chain, row.seq, "reordered",
+                           f"this event was recorded as event {other}")
+    return Problem(chain, row.seq, "edited",
+                   "its content no longer matches its hash (payload, actor, time, type or "
+                   "task was changed)")
+
+
+def _owner_matches(chain: str, row: Any) -> bool:
+    if chain.startswith("case:"):
+        return str(row.instance_id) == chain[5:]
+    return row.instance_id is None
+
+
+def _check_head(chain: str, last_seq: int, last_hash: str, count: int,
+                head: tuple[int, str] | None) -> list[Problem]:
+    if head is None:
+        if count:
+            return [Problem(chain, last_seq, "unanchored",
+                            "the chain has no recorded head (events were inserted into a "
+                            "chain that was never written by docroute)")]
+        return []
+    head_seq, head_hash = head
+    if count == 0:
+        return [Problem(chain, 1, "deleted", f"all {head_seq} events of the chain are gone")]
+    if last_seq < head_seq:
+        return [Problem(chain, last_seq + 1, "truncated",
+                        f"the chain ends at event {last_seq} but {head_seq} were recorded")]
+    if last_seq > head_seq:
+        return [Problem(chain, head_seq + 1, "inserted",
+                        f"events after the recorded end (event {head_seq}) were added")]
+    if last_hash != head_hash:
+        return [Problem(chain, last_seq, "edited",
+                        "the last event is not the one recorded as the chain's end")]
+    return []
+
+
+Progress = Callable[[int, int, int], None]  # (chains done, events done, chains in total)
+
+
+def verify_chains(session: Session, *, progress: Progress | None = None,
+                  every: int = 1000, batch: int = 5000) -> ChainReport:
+    """Check every chain (cases and system) and every case's anchor; streams the events."""
+    heads = {c: (s, h) for c, s, h in session.execute(
+        select(ChainHead.chain, ChainHead.seq, ChainHead.hash))}
+    total = session.scalar(select(func.count(func.distinct(Event.chain)))) or 0
+    report = ChainReport()
+    seen: set[str] = set()
+    columns = (Event.chain, Event.seq, Event.instance_id, Event.type, Event.actor, Event.at,
+               Event.task_id, Event.task_name, Event.payload, Event.prev_hash, Event.hash)
+    stream = session.execute(select(*columns).order_by(Event.chain, Event.seq)
+                             .execution_options(yield_per=batch))
+    for chain, rows in _by_chain(stream):
+        count, problems = check_chain(chain, rows, heads.get(chain))
+        seen.add(chain)
+        report.chains += 1
+        report.events += count
+        report.problems.extend(problems)
+        if progress is not None and report.chains % every == 0:
+            progress(report.chains, report.events, total)
+    for chain in sorted(set(heads) - seen):
+        report.problems.extend(check_chain(chain, [], heads[chain])[1])
+    for (instance_id,) in session.execute(select(Instance.id).order_by(Instance.id)
+                                          .execution_options(yield_per=batch)):
+        if history.case_chain(instance_id) not in seen and \
+                history.case_chain(instance_id) not in heads:
+            report.problems.append(Problem(history.case_chain(instance_id), 1, "deleted",
+                                           "the case has no history at all"))
+    if progress is not None:
+        progress(report.chains, report.events, total)
+    return report
+
+
+def _by_chain(stream: Any) -> Iterator[tuple[str, Iterator[Any]]]:
+    """Group a (chain, seq)-ordered row stream into one lazy iterator per chain."""
+    iterator = iter(stream)
+    pending = next(iterator, None)
+    while pending is not None:
+        chain = pending.chain
+        state = {"row": pending}
+
+        def rows(chain: str = chain, state: dict[str, Any] = state) -> Iterator[Any]:
+            while state["row"] is not None and state["row"].chain == chain:
+                yield state["row"]
+                state["row"] = next(iterator, None)
+
+        yield chain, rows()
+        for _ in rows():  # drain what the consumer left
+            pass
+        pending = state["row"]
+
+
+def verify_case_chain(session: Session, instance_id: int) -> list[Problem]:
+    chain = history.case_chain(instance_id)
+    rows = session.scalars(select(Event).where(Event.chain == chain).order_by(Event.seq))
+    head = session.get(ChainHead, chain)
+    return check_chain(chain, list(rows), (head.seq, head.hash) if head else None)[1]
+
+
+@dataclass(frozen=True)
+class CaseVerification:
+    """Both checks of one case: its chain is intact, and replay rebuilds its state."""
+
+    instance_id: int
+    chain_problems: tuple[Problem, ...]
+    replay: replay.Verdict
+    final_hash: str
+    events: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.chain_problems and self.replay.ok
+
+    def lines(self) -> list[str]:
+        if self.ok:
+            return ["verified"]
+        out = [str(p) for p in self.chain_problems]
+        if not self.replay.ok:
+            out.append(f"replay differs: {self.replay.difference}")
+        return out
+
+
+def verify_case(session: Session, instance_id: int) -> CaseVerification:
+    problems = tuple(verify_case_chain(session, instance_id))
+    verdict = replay.verify(session, instance_id)
+    last = session.execute(select(Event.seq, Event.hash)
+                           .where(Event.chain == history.case_chain(instance_id))
+                           .order_by(Event.seq.desc()).limit(1)).first()
+    return CaseVerification(instance_id, problems, verdict, last.hash if last else "",
+                            last.seq if last else 0)
+
+
+# --- searching cases -----------------------------------------------------------------------
+
+STATUSES = ("running", "suspended", "error", "completed", "terminated")
+
+
+@dataclass(frozen=True)
+class CaseSearch:
+    """Filters for ``search_cases``; empty values do not filter."""
+
+    q: str = ""  # title or document number
+    doc_number: str = ""
+    title: str = ""
+    department: str = ""
+    process: str = ""
+    status: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    overdue: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    title: str
+    doc_number: str
+    department: str
+    process_key: str
+    process_name: str
+    version: int
+    status: str
+    classification: int
+    started_by: str
+    started_at: datetime
+    ended_at: datetime | None
+    overdue: bool
+
+
+def _office_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=clock.OFFICE_TZ)
+
+
+def _overdue_clause(now: datetime) -> Any:
+    return exists(select(Task.id).where(Task.instance_id == Instance.id,
+                                        Task.due_at.is_not(None), Task.due_at < now))
+
+
+def search_cases(session: Session, actor: Actor, flt: CaseSearch) -> tuple[list[CaseRow], int]:
+    """Cases of every process the actor is cleared for, newest first; (page, total)."""
+    now = clock.now()
+    overdue = _overdue_clause(now)
+    query = (select(Instance, Document, Definition, overdue.label("overdue"))
+             .join(Definition, Definition.id == Instance.definition_id)
+             .outerjoin(Document, Document.id == Instance.document_id)
+             .where(Instance.classification <= actor.clearance))
+    if flt.q.strip():
+        pattern = f"%{flt.q.strip()}%"
+        query = query.where(or_(Instance.title.ilike(pattern), Document.title.ilike(pattern),
+                                Document.doc_number.ilike(pattern)))
+    if flt.title.strip():
+        pattern = f"%{flt.title.strip()}%"
+        query = query.where(or_(Instance.title.ilike(pattern), Document.title.ilike(pattern)))
+    if flt.doc_number.strip():
+        query = query.where(Document.doc_number.ilike(f"%{flt.doc_number.strip()}%"))
+    if flt.department.strip():
+        query = query.where(Document.department == flt.department.strip())
+    if flt.process:
+        query = query.where(Definition.key == flt.process)
+    if flt.status:
+        query = query.where(Instance.status == flt.status)
+    if flt.date_from:
+        query = query.where(Instance.started_at >= _office_start(flt.date_from))
+    if flt.date_to:
+        query = query.where(Instance.started_at < _office_start(flt.date_to + timedelta(1)))
+    if flt.overdue:
+        query = query.where(and_(Instance.status.in_(("running", "suspended", "error")),
+                                 overdue))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = query.order_by(Instance.started_at.desc(), Instance.id.desc()) \
+        .limit(max(0, min(flt.limit, 100_000))).offset(max(0, flt.offset))
+    rows = [CaseRow(i.id, i.title, (d.doc_number or "") if d else "",
+                    d.department if d else "", p.key, p.name, p.version, i.status,
+                    i.classification, i.started_by, i.started_at, i.ended_at, bool(late))
+            for i, d, p, late in session.execute(page)]
+    return rows, total
+
+
+CSV_COLUMNS = ("id", "doc_number", "title", "department", "process", "version", "status",
+               "classification", "started_by", "started_at", "ended_at", "overdue")
+
+
+def cases_csv(rows: list[CaseRow], headers: list[str] | None = None) -> bytes:
+    """Search results as CSV: UTF-8 with a BOM, so Excel opens Chinese text correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(headers or list(CSV_COLUMNS))
+    for r in rows:
+        writer.writerow([r.id, r.doc_number, _cell(r.title), r.department, r.process_name,
+                         r.version, r.status, r.classification, r.started_by,
+                         _office(r.started_at), _office(r.ended_at), "yes" if r.overdue else ""])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def _cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to Excel: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _office(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=clock.UTC)
+    return value.astimezone(clock.OFFICE_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def case_export(session: Session, instance_id: int) -> dict[str, Any]:
+    """One case's complete history with its verification result and the chain's end hash."""
+    instance = session.get(Instance, instance_id)
+    if instance is None:
+        from .errors import NotFound
+
+        raise NotFound(f"no case with id {instance_id}")
+    check = verify_case(session, instance_id)
+    document = instance.document
+    events = [{"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at.isoformat(),
+               "task_id": e.task_id, "task_name": e.task_name,
+               "payload": json.loads(e.payload), "prev_hash": e.prev_hash, "hash": e.hash}
+              for e in history.case_events(session, instance_id)]
+    return {
+        "case": {"id": instance.id, "title": instance.title, "status": instance.status,
+                 "process": instance.definition.key, "process_name": instance.definition.name,
+                 "version": instance.definition.version,
+                 "classification": instance.classification,
+                 "started_by": instance.started_by,
+                 "started_at": instance.started_at.isoformat(),
+                 "ended_at": instance.ended_at.isoformat() if instance.ended_at else None,
+                 "document": ({"id": document.id, "doc_number": document.doc_number,
+                               "title": document.title, "department": document.department}
+                              if document else None)},
+        "events": forms.json_safe(events),
+        "verification": {"ok": check.ok, "chain_intact": not check.chain_problems,
+                         "replay_matches": check.replay.ok, "problems": check.lines()
+                         if not check.ok else [],
+                         "unknown_event_types": list(check.replay.unknown_types),
+                         "events": check.events, "final_hash": check.final_hash,
+                         "verified_at": clock.now().isoformat()},
+    }
