@@ -21,6 +21,8 @@ ERRORS = {
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
 INSTANCE_ID = {"name": "instance_id", "in": "path", "required": True,
                "schema": {"type": "integer"}}
+DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True,
+               "schema": {"type": "integer"}}
 DATA_BODY = {"required": False, "content": {"application/json": {"schema": {
     "type": "object", "properties": {"data": {"type": "object"}}}}}}
 
@@ -87,6 +89,58 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": _json(_ref("Instance"), "the case after the step"),
                           "409": _json(_ref("Error"), "no longer open, or claimed by another"),
                           "422": _json(_ref("FieldErrors"), "invalid data"), **ERRORS}}},
+        # --- documents (webui/api_documents.py) ---
+        "/documents": {
+            "get": {
+                "summary": "Search documents the caller is cleared for, newest first",
+                "parameters": [
+                    {"name": n, "in": "query", "required": False, "schema": {"type": t}}
+                    for n, t in (("q", "string"), ("kind", "string"), ("doc_type", "string"),
+                                 ("department", "string"), ("status", "string"),
+                                 ("from", "string"), ("to", "string"), ("limit", "integer"),
+                                 ("offset", "integer"))],
+                "responses": {"200": _json({"type": "array", "items": _ref("Document")}, "ok"),
+                              **ERRORS}},
+            "post": {
+                "summary": "Register a document",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["kind", "fields"], "properties": {
+                        "kind": {"type": "string", "enum": [
+                            "incoming", "outgoing", "proposal", "supervision", "seal",
+                            "disclosure"]},
+                        "fields": {"type": "object"}}}}}},
+                "responses": {"201": _json(_ref("DocumentDetail"), "registered"),
+                              "422": _json(_ref("FieldErrors"), "invalid fields or a broken "
+                                                                 "routing rule"), **ERRORS}}},
+        "/documents/{document_id}": {
+            "get": {"summary": "A document with its attachments and cases",
+                    "parameters": [DOCUMENT_ID],
+                    "responses": {"200": _json(_ref("DocumentDetail"), "ok"), **ERRORS}},
+            "patch": {"summary": "Change some fields (null removes one)",
+                      "parameters": [DOCUMENT_ID],
+                      "requestBody": {"required": True, "content": {"application/json": {
+                          "schema": {"type": "object", "properties": {
+                              "fields": {"type": "object"}}}}}},
+                      "responses": {"200": _json(_ref("DocumentDetail"), "changed"),
+                                    "422": _json(_ref("FieldErrors"), "invalid fields"),
+                                    **ERRORS}}},
+        "/documents/{document_id}/attachments": {"post": {
+            "summary": "Attach a file (next version when the name exists)",
+            "parameters": [DOCUMENT_ID],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"201": _json(_ref("Attachment"), "stored"),
+                          "413": _json(_ref("Error"), "larger than the attachment limit"),
+                          "422": _json(_ref("Error"), "a refused file type"), **ERRORS}}},
+        "/documents/{document_id}/attachments/{attachment_id}": {"get": {
+            "summary": "Download an attachment",
+            "parameters": [DOCUMENT_ID, {"name": "attachment_id", "in": "path",
+                                         "required": True, "schema": {"type": "integer"}}],
+            "responses": {"200": {"description": "the file",
+                                  "content": {"application/octet-stream": {}}},
+                          "422": _json(_ref("Error"), "withheld (archived classified)"),
+                          **ERRORS}}},
     },
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -127,6 +181,29 @@ OPENAPI: dict[str, Any] = {
                 "actor": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
                 "task_id": {"type": ["string", "null"]}, "data": {"type": "object"},
                 "hash": {"type": "string"}}},
+            "Document": {"type": "object", "required": [
+                "id", "kind", "title", "doc_number", "classification", "status", "fields"],
+                "properties": {
+                    "id": {"type": "integer"}, "kind": {"type": "string"},
+                    "title": {"type": "string"}, "doc_number": {"type": ["string", "null"]},
+                    "doc_type": {"type": "string"},
+                    "classification": {"type": "string", "enum": [
+                        "none", "confidential", "secret", "top_secret"]},
+                    "urgency": {"type": "string"}, "department": {"type": "string"},
+                    "status": {"type": "string", "enum": [
+                        "open", "in_progress", "returned", "closed", "archived"]},
+                    "fields": {"type": "object"}, "created_by": {"type": "string"},
+                    "created_at": {"type": "string", "format": "date-time"}}},
+            "Attachment": {"type": "object", "properties": {
+                "id": {"type": "integer"}, "name": {"type": "string"},
+                "version": {"type": "integer"}, "size": {"type": "integer"},
+                "sha256": {"type": "string"}, "content_type": {"type": "string"},
+                "uploaded_by": {"type": "string"},
+                "uploaded_at": {"type": "string", "format": "date-time"},
+                "url": {"type": "string"}}},
+            "DocumentDetail": {"allOf": [_ref("Document"), {"type": "object", "properties": {
+                "attachments": {"type": "array", "items": _ref("Attachment")},
+                "cases": {"type": "array", "items": {"type": "object"}}}}]},
         },
     },
 }
