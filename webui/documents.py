@@ -136,7 +136,7 @@ def new(kind: str) -> Any:
                 return redirect(url_for("tasks.task", task_id=first))
             return redirect(url_for("documents.detail", document_id=document_id))
     return render_template("documents/new.html", kind=kind, schema=schema, values=values,
-                           errors=errors), 422 if errors else 200
+                           errors=errors)
 
 
 def _first_task(s: Session, actor: Actor, instance_id: int) -> str | None:

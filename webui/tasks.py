@@ -148,7 +148,8 @@ def _invalid(actor: Actor, task_id: str, schema: dict[str, Any], data: dict[str,
             values.update(data)
             page = _page(s, actor, row, values, errors)
             flash(_("Please correct the marked fields."), "error")
-            return render_template("inbox/task.html", **page), 422
+            # 200, not 422: browsers log a failed resource load for a 4xx page.
+            return render_template("inbox/task.html", **page)
     except (Conflict, NotFound):
         flash(stale_task_message(), "error")
         return redirect(url_for("inbox.index"))

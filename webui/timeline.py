@@ -14,12 +14,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import forms, history
+from engine import DocrouteError, definitions, forms, history
+from engine.bpmn import CAMUNDA_NS, parse_xml
 from engine.models import Form, Instance, User
 
-from .views import choice_label, label
+from .views import choice_label, label, office_date, office_time
 
 HIDDEN = {"case_id", "started_by", "document_id"}
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 
 @dataclass
@@ -48,12 +51,58 @@ def field_schemas(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
             schema = forms.get(s, key, version).schema
         except Exception:  # a form removed by hand: fall back to the latest versions
             continue
-        for name, sub in (schema.get("properties") or {}).items():
-            found.setdefault(name, sub)
+        _collect(found, schema)
     for form in s.scalars(select(Form).order_by(Form.key, Form.version.desc())):
-        for name, sub in (form.schema.get("properties") or {}).items():
-            found.setdefault(name, sub)
+        _collect(found, form.schema)
     return found
+
+
+def _collect(found: dict[str, dict[str, Any]], schema: dict[str, Any]) -> None:
+    # A field is shown as the form that asks for it describes it, not as a later form
+    # that only echoes it read-only.
+    for name, sub in (schema.get("properties") or {}).items():
+        if name not in found or (found[name].get("readOnly") and not sub.get("readOnly")):
+            found[name] = sub
+
+
+def task_forms(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
+    """User task id -> its form's schema, over the case's diagram and the ones it calls.
+
+    The same field name may mean different things in different forms (``decision``), so
+    a completion is labelled with its own task's form where it can be found.
+    """
+    xmls = [instance.definition.xml]
+    for definition_id in (instance.definition.dependencies or {}).values():
+        try:
+            xmls.append(definitions.get(s, int(definition_id)).xml)
+        except (DocrouteError, TypeError, ValueError):
+            continue
+    pinned = instance.form_versions or {}
+    found: dict[str, dict[str, Any]] = {}
+    for xml in xmls:
+        for task_id, key in _form_keys(xml).items():
+            try:
+                found.setdefault(task_id, forms.get(s, key, pinned.get(key)).schema)
+            except DocrouteError:
+                try:
+                    found.setdefault(task_id, forms.get(s, key, None).schema)
+                except DocrouteError:
+                    continue
+    return found
+
+
+def _form_keys(xml: str) -> dict[str, str]:
+    tree = parse_xml(xml.encode(), max_bytes=1 << 30)
+    keys = {}
+    for node in tree.getroot().iter(f"{{{BPMN_NS}}}userTask"):
+        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
+        if not key:
+            for prop in node.iter(f"{{{SPIFF_NS}}}property"):
+                if prop.get("name") == "formKey":
+                    key = prop.get("value")
+        if key and node.get("id"):
+            keys[node.get("id") or ""] = key
+    return keys
 
 
 def user_names(s: Session) -> dict[str, str]:
@@ -75,6 +124,10 @@ def _show(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
         return "、".join(names.get(str(v), str(v)) for v in values)
     if "enum" in choices:
         return choice_label(value, sub)
+    if sub.get("format") == "date-time":
+        return office_time(value, "short")
+    if sub.get("format") == "date":
+        return office_date(value)
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -85,16 +138,18 @@ def _show(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
 def case_timeline(s: Session, instance: Instance) -> list[Entry]:
     """Every event of the case in order, with submitted fields labelled for the reader."""
     schemas = field_schemas(s, instance)
+    by_task = task_forms(s, instance)
     names = user_names(s)
     entries = []
     for event in history.case_events(s, instance.id):
         payload = json.loads(event.payload)
         data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
         shown = []
+        own = (by_task.get(str(payload.get("spec") or "")) or {}).get("properties") or {}
         if event.type == "completed":
             for key, value in data.items():
-                sub = schemas.get(key, {})
-                if key in HIDDEN or value in (None, "", []) or sub.get("readOnly"):
+                sub = own.get(key) or schemas.get(key, {})
+                if key in HIDDEN or value in (None, "", []):
                     continue
                 shown.append((label(sub) or key, _show(value, sub, names), is_opinion(sub)))
         note = ""
@@ -102,8 +157,9 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
             note = names.get(str(payload.get("to")), str(payload.get("to") or ""))
         elif event.type == "incident":
             note = str(payload.get("message") or "")
+        kind = "closed" if event.type == "completed" and not event.task_id else event.type
         entries.append(Entry(event.at, event.actor, names.get(event.actor, event.actor),
-                             event.type, event.task_name or "", shown, note))
+                             kind, event.task_name or "", shown, note))
     return entries
 
 

@@ -13,8 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, lazy_gettext
+from babel import dates
+from flask import Flask, g, request
+from flask_babel import format_decimal, get_locale, lazy_gettext
 from markupsafe import Markup, escape
 
 from engine import clock
@@ -50,7 +51,8 @@ EVENT = {"started": lazy_gettext("started the case"),
          "retried": lazy_gettext("retried"),
          "terminated": lazy_gettext("case terminated"),
          "suspended": lazy_gettext("case suspended"),
-         "resumed": lazy_gettext("case resumed")}
+         "resumed": lazy_gettext("case resumed"),
+         "closed": lazy_gettext("the case is closed")}
 
 
 def init_app(app: Flask) -> None:
@@ -63,10 +65,14 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["input_value"] = input_value
 
+    # Counted before the view runs: views render inside their own unit of work, and a
+    # second session opened while rendering would wait for SQLite's write lock.
+    app.before_request(_count_unread)
+
     @app.context_processor
     def _common() -> dict[str, Any]:
         return {"actor": g.get("actor"), "lang": current_lang(),
-                "unread_count": unread_notifications()}
+                "unread_count": g.get("unread", 0)}
 
 
 def current_lang() -> str:
@@ -92,9 +98,9 @@ def office_time(value: datetime | str | None, fmt: str = "medium") -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=clock.UTC)
     if fmt == "short":
-        return format_datetime(value.astimezone(clock.OFFICE_TZ),
-                               "M-d HH:mm" if is_english() else "M月d日 HH:mm")
-    return format_datetime(value.astimezone(clock.OFFICE_TZ), fmt)
+        fmt = "M-d HH:mm" if is_english() else "M月d日 HH:mm"
+    # babel directly: Flask-Babel would convert to its own default zone (UTC) again.
+    return dates.format_datetime(value, fmt, tzinfo=clock.OFFICE_TZ, locale=_locale())
 
 
 def office_date(value: date | datetime | str | None, fmt: str = "medium") -> str:
@@ -108,7 +114,11 @@ def office_date(value: date | datetime | str | None, fmt: str = "medium") -> str
             return value
     if isinstance(value, datetime):
         value = value.astimezone(clock.OFFICE_TZ).date()
-    return format_date(value, fmt)
+    return dates.format_date(value, fmt, locale=_locale())
+
+
+def _locale() -> str:
+    return "en" if is_english() else "zh_Hans_CN"
 
 
 # --- names and labels ----------------------------------------------------------------------
@@ -237,15 +247,14 @@ def notification_api() -> Any:
     return None
 
 
-def unread_notifications() -> int:
+def _count_unread() -> None:
+    g.unread = 0
     actor = g.get("actor")
     api = notification_api()
-    if actor is None or api is None:
-        return 0
-    if "unread" not in g:
-        try:
-            with get_docroute().session() as s:
-                g.unread = int(api.unread_count(s, actor.id))
-        except Exception:  # a missing table during a rolling upgrade must not break pages
-            g.unread = 0
-    return int(g.unread)
+    if actor is None or api is None or request.blueprint == "api" or request.method != "GET":
+        return
+    try:
+        with get_docroute().session() as s:
+            g.unread = int(api.unread_count(s, actor.id))
+    except Exception:  # a missing table during a rolling upgrade must not break pages
+        g.unread = 0
