@@ -435,3 +435,106 @@ def case_export(session: Session, instance_id: int) -> dict[str, Any]:
                          "events": check.events, "final_hash": check.final_hash,
                          "verified_at": clock.now().isoformat()},
     }
+
+
+# --- demo cases ------------------------------------------------------------------------------
+# ``docroute demo`` runs this (engine.demo.SEEDERS): two seal requests driven through the
+# shipped process by the demo users, one finished after a send-back, one still waiting, so
+# an auditor has a finished case to step through and verify right after ``make run``.
+
+_DEMO_DECISIONS = {"approve_director": ["return", "approve"],
+                   "approve_leader": ["return", "approve"]}
+
+
+def _demo_value(name: str, schema: dict[str, Any], task_spec: str, seen: dict[str, int]) -> Any:
+    if name == "decision" and task_spec in _DEMO_DECISIONS:
+        plan = _DEMO_DECISIONS[task_spec]
+        return plan[min(seen.get(task_spec, 0), len(plan) - 1)]
+    enum = schema.get("enum")
+    if enum:
+        for preferred in ("approve", "management_committee"):
+            if preferred in enum:
+                return preferred
+        return enum[0]
+    kind = schema.get("type")
+    if kind == "boolean":
+        return name != "signed_document"  # unsigned: the approvals run
+    if kind in ("integer", "number"):
+        return max(int(schema.get("minimum", 1)), 2)
+    if schema.get("format") == "date-time":
+        return clock.now().astimezone(clock.OFFICE_TZ).isoformat(timespec="seconds")
+    if schema.get("format") == "date":
+        return clock.now().astimezone(clock.OFFICE_TZ).date().isoformat()
+    return "同意。演示数据。" if "opinion" in name else "关于2026年防汛应急演练的用印申请"
+
+
+def _demo_worker(session: Session, row: Task) -> Actor | None:
+    from . import identity
+
+    if row.assignee:
+        user = identity.find_user(session, row.assignee)
+        return Actor.of(user) if user else None
+    for group in row.candidate_groups or []:
+        for user in identity.members(session, group):
+            if user.active and not user.is_auditor and user.clearance >= row.classification:
+                return Actor.of(user)
+    return None
+
+
+def _demo_drive(app: Any, instance_id: int, steps: int) -> None:
+    from . import runtime
+
+    seen: dict[str, int] = {}
+    for _ in range(steps):
+        with app.session() as session:
+            row = session.scalars(select(Task).where(Task.instance_id == instance_id)
+                                  .order_by(Task.created_at, Task.id)).first()
+            if row is None:
+                return
+            instance = session.get(Instance, instance_id)
+            schema = runtime.task_form(session, instance, row)
+            required = set(schema.get("required") or [])
+            data = {k: _demo_value(k, sub, row.spec, seen)
+                    for k, sub in (schema.get("properties") or {}).items()
+                    if k in required and not sub.get("readOnly")}
+            worker = _demo_worker(session, row)
+            if worker is None:
+                return
+            if row.assignee is None:
+                runtime.claim(session, row.id, worker)
+            runtime.complete(session, row.id, worker, data)
+            seen[row.spec] = seen.get(row.spec, 0) + 1
+
+
+def seed_demo_cases(app: Any) -> None:
+    """Start two seal requests as 张丽; finish the first (with one send-back)."""
+    from . import identity, runtime
+    from .errors import DocrouteError
+
+    try:
+        with app.session() as session:
+            clerk = identity.find_user(session, "zhangli")
+            if clerk is None or runtime.definitions.latest(session, "seal_use") is None:
+                return
+            actor = Actor.of(clerk)
+        ids = []
+        for title in ("关于2026年防汛应急演练通知的用印申请", "关于签订物业服务合同的用印申请"):
+            with app.session() as session:
+                ids.append(runtime.start_case(session, actor, "seal_use", {},
+                                              title=title).id)
+        _demo_drive(app, ids[0], 20)
+        _demo_drive(app, ids[1], 1)
+    except DocrouteError as error:
+        import sys
+
+        print(f"docroute demo: the audit demo cases were not created: {error}", file=sys.stderr)
+
+
+def _register_demo() -> None:
+    from . import demo
+
+    if seed_demo_cases not in demo.SEEDERS:
+        demo.SEEDERS.append(seed_demo_cases)
+
+
+_register_demo()

@@ -56,11 +56,12 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
 
 
 def _register(app: Flask) -> None:
-    from . import admin, api, auth, documents, errors, inbox, tasks, views
+    from . import admin, api, audit, auth, documents, errors, inbox, tasks, views
 
     errors.init_app(app)
     auth.init_app(app)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, api.bp):
+    audit.init_app(app)  # auditors are read-only everywhere (after auth loads the user)
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp):
         app.register_blueprint(blueprint)
     views.init_app(app)
 

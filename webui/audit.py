@@ -1,0 +1,271 @@
+"""Auditors' pages: case search and CSV, a case's history, step-through replay, export.
+
+Everything here is read-only (GET). ``init_app`` also installs the rule that makes the
+auditor role read-only everywhere: any request that is not GET/HEAD/OPTIONS from an
+auditor (who is not also an administrator) is refused with 403, whichever blueprint
+would have handled it, except logging out and choosing a language.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    g,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from engine import Actor, audit, identity, replay, runtime
+from engine.audit import CaseSearch
+
+from . import get_docroute
+from .auth import auditor_required, current_actor
+from .timeline import user_names
+from .views import office_time
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Session-only actions every signed-in person needs; they change no record.
+AUDITOR_MAY_POST = frozenset({"auth.login", "auth.logout", "auth.set_language"})
+PAGE_SIZE = 50
+HIDDEN_FIELDS = frozenset({"case_id", "started_by", "document_id"})
+
+
+EVENT_LABELS = {
+    "started": lazy_gettext("Case started"), "completed": lazy_gettext("Step completed"),
+    "sent_back": lazy_gettext("Sent back"), "claimed": lazy_gettext("Claimed"),
+    "unclaimed": lazy_gettext("Released"), "delegated": lazy_gettext("Delegated"),
+    "reassigned": lazy_gettext("Reassigned by an administrator"),
+    "timer_fired": lazy_gettext("Timer fired"), "reminder": lazy_gettext("Reminder sent"),
+    "escalated": lazy_gettext("Escalated"), "incident": lazy_gettext("Incident"),
+    "retried": lazy_gettext("Retried"), "terminated": lazy_gettext("Case terminated"),
+    "suspended": lazy_gettext("Case suspended"), "resumed": lazy_gettext("Case resumed"),
+    "migrated": lazy_gettext("Moved to a new process version"),
+    "message": lazy_gettext("Message received"), "case_completed": lazy_gettext("Case closed"),
+    "deadline": lazy_gettext("Deadline changed"),
+}
+
+
+def event_label(type_: str, payload: dict[str, Any] | None = None) -> str:
+    """What an event is, in the user's language; unknown types show their raw name."""
+    payload = payload or {}
+    if type_ == "completed":
+        if not payload.get("spec"):
+            return str(EVENT_LABELS["case_completed"])
+        if (payload.get("data") or {}).get("decision") == "return":
+            return str(EVENT_LABELS["sent_back"])
+    if type_ == "terminated" and "reason" not in payload:
+        return str(EVENT_LABELS["terminated"])
+    if type_.startswith("deadline_"):
+        return f"{EVENT_LABELS['deadline']} ({type_[9:]})"
+    if type_.startswith("message"):
+        return str(EVENT_LABELS["message"])
+    label = EVENT_LABELS.get(type_)
+    return str(label) if label is not None else type_
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_auditors_read_only)
+    app.jinja_env.globals["audit_event_label"] = event_label
+
+
+def _request_actor() -> Actor | None:
+    actor = g.get("actor")
+    if actor is not None or not request.path.startswith("/api/"):
+        return actor
+    # The API authenticates in its own blueprint hook, after this one: read the token here.
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    with get_docroute().session() as s:
+        user = identity.user_for_token(s, token.strip())
+        return Actor.of(user) if user is not None else None
+
+
+def _auditors_read_only() -> Any:
+    if request.method in SAFE_METHODS or request.endpoint in AUDITOR_MAY_POST:
+        return None
+    actor = _request_actor()
+    if actor is not None and actor.is_auditor and not actor.is_admin:
+        abort(403)
+    return None
+
+
+# --- search --------------------------------------------------------------------------------
+
+
+def _date_arg(name: str) -> date | None:
+    value = request.args.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _search() -> CaseSearch:
+    args = request.args
+    status = args.get("status", "")
+    try:
+        page = max(1, int(args.get("page", "1")))
+    except ValueError:
+        page = 1
+    return CaseSearch(q=args.get("q", "")[:200], doc_number=args.get("doc_number", "")[:128],
+                      title=args.get("title", "")[:200],
+                      department=args.get("department", "")[:64],
+                      process=args.get("process", "")[:128],
+                      status=status if status in audit.STATUSES else "",
+                      date_from=_date_arg("from"), date_to=_date_arg("to"),
+                      overdue=args.get("overdue") == "1",
+                      limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+
+
+@bp.get("/")
+@auditor_required
+def index() -> Any:
+    from sqlalchemy import select
+
+    from engine import definitions
+    from engine.models import Document
+
+    flt = _search()
+    with get_docroute().session() as s:
+        rows, total = audit.search_cases(s, current_actor(), flt)
+        processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+        departments = sorted(d for d in s.scalars(select(Document.department).distinct()) if d)
+    page = flt.offset // PAGE_SIZE + 1
+    return render_template("audit/index.html", rows=rows, total=total, flt=flt, page=page,
+                           pages=max(1, -(-total // PAGE_SIZE)), processes=processes,
+                           departments=departments, statuses=audit.STATUSES,
+                           args=request.args.to_dict())
+
+
+@bp.get("/cases.csv")
+@auditor_required
+def export_csv() -> Response:
+    flt = _search()
+    flt = CaseSearch(**{**flt.__dict__, "limit": 100_000, "offset": 0})
+    with get_docroute().session() as s:
+        rows, _total = audit.search_cases(s, current_actor(), flt)
+    headers = [_("Case"), _("Document number"), _("Title"), _("Department"), _("Process"),
+               _("Version"), _("Status"), _("Classification"), _("Started by"),
+               _("Started"), _("Ended"), _("Overdue")]
+    body = audit.cases_csv(rows, headers)
+    return Response(body, mimetype="text/csv; charset=utf-8", headers={
+        "Content-Disposition": "attachment; filename=docroute-cases.csv"})
+
+
+# --- one case ------------------------------------------------------------------------------
+
+
+def _case(s: Any, instance_id: int) -> Any:
+    return runtime.get_instance(s, instance_id, current_actor())  # NotFound above clearance
+
+
+@bp.get("/cases/<int:instance_id>")
+@auditor_required
+def case(instance_id: int) -> Any:
+    from engine import history
+
+    with get_docroute().session() as s:
+        instance = _case(s, instance_id)
+        events = history.case_events(s, instance_id)
+        names = user_names(s)
+        check = audit.verify_case(s, instance_id) if request.args.get("verify") else None
+        rows = [_event_row(e, names) for e in events]
+        context = {"instance": instance, "definition": instance.definition,
+                   "document": instance.document, "rows": rows, "check": check,
+                   "final_hash": events[-1].hash if events else ""}
+        return render_template("audit/case.html", **context)
+
+
+def _event_row(event: Any, names: dict[str, str]) -> dict[str, Any]:
+    payload = json.loads(event.payload)
+    return {"seq": event.seq, "type": event.type, "actor": event.actor,
+            "actor_name": names.get(event.actor, event.actor), "at": event.at,
+            "task_name": event.task_name, "payload": payload,
+            "reason": payload.get("reason"), "submitted": _shown(payload.get("data")),
+            "details": _details(event.type, payload),
+            "kind": replay.classify(event.type, payload, event.task_id),
+            "label": event_label(event.type, payload), "time": office_time(event.at, "short")}
+
+
+def _shown(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if k not in HIDDEN_FIELDS}
+
+
+def _details(type_: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
+    """The event's own fields (not the submitted data, shown separately) as label/value."""
+    skip = {"data", "services", "reason", "spec", "ordinal"}
+    out = []
+    for key, value in payload.items():
+        if key in skip or value in (None, "", [], {}):
+            continue
+        out.append((key, value if isinstance(value, str)
+                    else json.dumps(value, ensure_ascii=False, default=str)))
+    for s in payload.get("services") or []:
+        out.append((f"service {s.get('service')}",
+                    json.dumps(s.get("result"), ensure_ascii=False, default=str)))
+    return out
+
+
+@bp.get("/cases/<int:instance_id>/frames.json")
+@auditor_required
+def frames(instance_id: int) -> Any:
+    """Every step's view at once, so the slider needs no further request."""
+    from engine.models import Definition
+
+    with get_docroute().session() as s:
+        _case(s, instance_id)
+        try:
+            result = replay.replay(s, instance_id)
+        except replay.ReplayFailed as error:
+            return jsonify({"error": str(error)}), 409
+        names = user_names(s)
+        used = sorted({f.definition_id for f in result.frames})
+        xml = {str(d): s.get(Definition, d).xml for d in used}
+    return jsonify({
+        "instance_id": instance_id, "events": result.events,
+        "unknown_types": result.unknown_types, "definitions": xml,
+        "frames": [{**f.as_json(), "actor_name": names.get(f.actor, f.actor)}
+                   for f in result.frames],
+    })
+
+
+@bp.get("/cases/<int:instance_id>/export.json")
+@auditor_required
+def export_json(instance_id: int) -> Response:
+    with get_docroute().session() as s:
+        _case(s, instance_id)
+        body = audit.case_export(s, instance_id)
+    text = json.dumps(body, ensure_ascii=False, indent=1, default=str)
+    return Response(text.encode("utf-8"), mimetype="application/json; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f"attachment; filename=docroute-case-{instance_id}.json"})
+
+
+@bp.get("/cases/<int:instance_id>/print")
+@auditor_required
+def printable(instance_id: int) -> Any:
+    with get_docroute().session() as s:
+        instance = _case(s, instance_id)
+        body = audit.case_export(s, instance_id)
+        names = user_names(s)
+        return render_template("audit/print.html", instance=instance, export=body,
+                               names=names, back=url_for("audit.case",
+                                                         instance_id=instance_id))
+
