@@ -85,6 +85,8 @@ def seed_organisation(session: Session) -> bool:
 
 def seed(app: Docroute) -> str:
     """Seed everything (idempotent) and return the demo logins as text."""
+    from . import demo_documents  # noqa: F401  (registers the demo documents seeder)
+
     with app.session() as session:
         fresh = seed_organisation(session)
     if fresh:

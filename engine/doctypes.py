@@ -118,7 +118,7 @@ def is_upward(fields: Mapping[str, Any], levels: Mapping[str, str] | None = None
     doc_type = BY_NAME.get(str(fields.get("doc_type") or ""))
     if doc_type is not None and doc_type.direction == UPWARD:
         return True
-    if fields.get("direction") == UPWARD:
+    if fields.get("direction") == UPWARD or fields.get("upward") is True:
         return True
     return any(org_level(n, levels) in (SUPERIOR, SUPERIOR_2)
                for n in _names(fields.get("principal_recipients")))

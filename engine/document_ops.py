@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from . import clock, identity, kinds, numbering, runtime
 from .documents import archive_document
+from .documents import department_of as _department
 from .errors import ScriptError
 from .forms import FORMAT_CHECKER, json_safe
 from .models import Document, Instance, NumberLog
@@ -48,7 +49,7 @@ UNIT_CODES = {
 DEFAULT_UNIT = "ZHB"
 # Which field an allocated number fills, by document kind.
 NUMBER_FIELD = {"incoming": "receipt_number", "disclosure": "answer_number",
-                "seal": "seal_register_number"}
+                "seal": "seal_register_number", "supervision": "supervision_number"}
 
 
 def _document(call: ServiceCall) -> Document | None:
@@ -136,6 +137,10 @@ def assign_archive_code(call: ServiceCall) -> str:
 
 # --- after-step sync ----------------------------------------------------------------------
 
+# Case variables that are not document fields although a schema names them alike
+# (``department`` is the running co-handler of a multi-instance task, not the owner).
+NOT_SYNCED = frozenset({"case_id", "document_id", "started_by", "department"})
+
 
 def _all_tasks(workflow: BpmnWorkflow) -> list[Any]:
     # get_tasks(state=COMPLETED) skips tasks below unfinished ones; scan the task dicts.
@@ -169,7 +174,7 @@ def copy_fields(document: Document, data: dict[str, Any]) -> bool:
     changed = False
     fields = dict(document.fields or {})
     for name, raw in json_safe(data).items():
-        if raw is None or name in ("case_id", "document_id", "started_by"):
+        if raw is None or name in NOT_SYNCED:
             continue
         check = _validator(document.kind, name)
         if check is None or not check.is_valid(raw):
@@ -191,6 +196,9 @@ def copy_fields(document: Document, data: dict[str, Any]) -> bool:
             changed = True
     if fields != (document.fields or {}):
         document.fields = fields
+    department = _department(fields) or document.department
+    changed |= department != document.department
+    document.department = department
     return changed
 
 

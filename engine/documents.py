@@ -66,7 +66,8 @@ def validate_fields(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def _department(kind: str, fields: dict[str, Any]) -> str:
+def department_of(fields: dict[str, Any]) -> str:
+    """The department a document belongs to: stated, drafting, leading or applying."""
     for key in ("department", "drafting_department", "lead_department",
                 "applicant_department"):
         if fields.get(key):
@@ -80,7 +81,7 @@ def _apply(document: Document, clean: dict[str, Any]) -> None:
     document.doc_type = clean.get("doc_type", "")
     document.classification = identity.clearance_level(clean.get("classification", "none"))
     document.urgency = clean.get("urgency", "")
-    document.department = _department(document.kind, clean)
+    document.department = department_of(clean)
     document.fields = {k: v for k, v in clean.items() if k not in COLUMNS}
 
 

@@ -45,8 +45,9 @@ def _int(title: str, minimum: int = 0) -> dict[str, Any]:
 
 
 def _list(title: str) -> dict[str, Any]:
-    return {"type": "array", "items": {"type": "string", "maxLength": 256}, "title": title,
-            "maxItems": 200}
+    # A list of names, or one string of names separated by 、 or commas (as drafts type them).
+    return {"type": ["array", "string"], "items": {"type": "string", "maxLength": 256},
+            "maxLength": 4000, "title": title, "maxItems": 200}
 
 
 def _enum(title: str, values: tuple[str, ...]) -> dict[str, Any]:
