@@ -322,8 +322,16 @@ def get_task_row(session: Session, task_id: str, actor: Actor) -> Task:
         if row is None and _was_task(session, task_id):
             raise Conflict("this task is no longer open: someone has already completed it "
                            "or the case moved on")
+        if row is not None and _claimed_in_my_group(row, actor):
+            raise Conflict(f"this task is already claimed by {row.assignee}")
         raise NotFound(f"no open task with id {task_id}")
     return row
+
+
+def _claimed_in_my_group(row: Task, actor: Actor) -> bool:
+    # A group member saw this task before someone claimed it: say so (409), not 404.
+    return (actor.may_see(row.classification) and row.assignee is not None
+            and bool(set(row.candidate_groups) & actor.groups))
 
 
 def _was_task(session: Session, task_id: str) -> bool:

@@ -4,6 +4,8 @@ Fixes applied once, at import:
 
 * ``max_depth``: the library's task iterator stops at depth 1000, so a case with ~500
   send-back rounds silently stalls. The limit is raised to 10**7.
+* ``Task.is_descendant_of``/``find_ancestor`` recurse once per ancestor and overflow
+  Python's stack in long-running loops; they are replaced by loops.
 * Timers read ``datetime.now(timezone.utc)`` directly; they are pointed at the
   application clock (``engine.clock``) so tests and replay move time instead of sleeping.
 """
@@ -19,6 +21,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnBaseWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 
 from . import clock
 
@@ -45,7 +48,29 @@ def _patch() -> None:
 
     get_tasks_iterator._docroute = True  # type: ignore[attr-defined]
     BpmnBaseWorkflow.get_tasks_iterator = get_tasks_iterator  # type: ignore[method-assign]
+    # The library walks ancestors recursively, one frame per task: a case with ~250
+    # send-back rounds is deeper than Python's recursion limit. Walk them in a loop.
+    Task.is_descendant_of = _is_descendant_of  # type: ignore[method-assign]
+    Task.find_ancestor = _find_ancestor  # type: ignore[method-assign]
     _timer_module.datetime = _ClockDatetime  # type: ignore[misc]
+
+
+def _is_descendant_of(self: Task, task: Task) -> bool:
+    ancestor = self.parent
+    while ancestor is not None:
+        if ancestor == task:
+            return True
+        ancestor = ancestor.parent
+    return False
+
+
+def _find_ancestor(self: Task, spec_name: str) -> Task | None:
+    ancestor = self.parent
+    while ancestor is not None:
+        if ancestor.task_spec.name == spec_name:
+            return ancestor
+        ancestor = ancestor.parent
+    return None
 
 
 _patch()
