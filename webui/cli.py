@@ -299,5 +299,10 @@ def audit_verify(quiet: bool) -> None:
     sys.exit(1)
 
 
+from .admin_cli import calendar as _calendar  # noqa: E402  (docroute calendar …)
+
+main.add_command(_calendar)
+
+
 if __name__ == "__main__":
     main()

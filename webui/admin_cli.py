@@ -1,0 +1,71 @@
+"""``docroute calendar import|export|template``: the working-day calendar from the shell.
+
+The file format and the rules are in docs/calendar.md; the same checks run as on the
+calendar administration page, and nothing is stored while any problem remains.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from engine import Docroute, DocrouteError, Settings, history, workcalendar
+
+
+def _app() -> Docroute:
+    try:
+        return Docroute(Settings.from_env())
+    except ValueError as error:
+        click.echo(f"docroute: {error}", err=True)
+        sys.exit(1)
+
+
+@click.group("calendar")
+def calendar() -> None:
+    """The official working-day calendar (docs/calendar.md)."""
+
+
+@calendar.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--source", required=True,
+              help="the notice the file follows, e.g. 国办发明电〔2026〕7号")
+def calendar_import(file: str, source: str) -> None:
+    """Replace every year in FILE (CSV: date,is_workday,note; each year complete)."""
+    try:
+        text = Path(file).read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        click.echo(f"{file}: the file is not UTF-8 text; nothing was stored", err=True)
+        sys.exit(1)
+    app = _app()
+    try:
+        with app.session() as session:
+            years = workcalendar.import_csv(session, text, source)
+            history.append_system(session, "calendar_imported", "cli",
+                                  {"years": years, "source": source})
+    except DocrouteError as error:
+        for line in str(error).splitlines():
+            click.echo(f"{file}: {line}", err=True)
+        sys.exit(1)
+    for year in years:
+        click.echo(f"imported {year}")
+
+
+@calendar.command("export")
+@click.argument("year", type=int)
+def calendar_export(year: int) -> None:
+    """Print the stored days of YEAR as CSV (the import format)."""
+    with _app().session() as session:
+        rows = workcalendar.export_year(session, year)
+    if not rows:
+        click.echo(f"docroute: the calendar has no data for {year}", err=True)
+        sys.exit(1)
+    click.echo(workcalendar.rows_to_csv(rows), nl=False)
+
+
+@calendar.command("template")
+@click.argument("year", type=int)
+def calendar_template(year: int) -> None:
+    """Print a Monday–Friday sheet for YEAR to correct against the notice, then import."""
+    click.echo(workcalendar.template_csv(year), nl=False)
