@@ -257,3 +257,80 @@ def _open_task(s, case_id: int) -> str:
     from engine.models import Task
 
     return s.scalars(select(Task.id).where(Task.instance_id == case_id)).one()
+
+
+def test_sync_skips_values_that_do_not_fit(docroute: Docroute, people: dict[str, Actor]) -> None:
+    from engine.document_ops import copy_fields
+
+    doc_id = _create(docroute, people["clerk"], "incoming", INCOMING)
+    with docroute.session() as s:
+        doc = s.get(Document, doc_id)
+        changed = copy_fields(doc, {"copies": "three", "issued_on": "yesterday",
+                                    "classification": "confidential", "handled_on": "2026-03-05",
+                                    "department": "housing_construction", "case_id": 7,
+                                    "lead_department": "emergency_management",
+                                    "unrelated_variable": 1})
+        assert changed
+        assert doc.fields["copies"] == 2 and doc.fields["issued_on"] == "2026-02-27"
+        assert doc.classification == 1 and doc.fields["handled_on"] == "2026-03-05"
+        assert doc.department == "emergency_management"
+        assert "unrelated_variable" not in doc.fields and "case_id" not in doc.fields
+
+
+# --- the demo ------------------------------------------------------------------------------
+
+
+def test_demo_documents_and_cases(db_url: str, tmp_path: Path, manual_clock,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from sqlalchemy import select
+
+    from engine import Settings, demo
+    from engine.config import PROJECT_ROOT
+    from engine.models import Instance, Task
+
+    app = Docroute(Settings(home=tmp_path / "home", database_url=db_url,
+                            forms_dir=PROJECT_ROOT / "forms",
+                            workflows_dir=PROJECT_ROOT / "workflows"))
+    try:
+        app.init()
+        demo.seed(app)
+        with app.session() as s:
+            docs = s.scalars(select(Document).order_by(Document.id)).all()
+            by_title = {d.title: d for d in docs}
+            types = [d.doc_type for d in docs if d.kind in ("incoming", "outgoing")]
+            waiting = {s.get(Instance, t.instance_id).document_id: t.spec
+                       for t in s.scalars(select(Task))}
+            finished = s.scalars(select(Instance).where(Instance.status == "completed")).all()
+            statuses = {i.status for i in s.scalars(select(Instance))}
+            count = len(docs)
+        assert sum(t in ("通知", "函") for t in types) / len(types) >= 0.55
+        assert [d.classification for d in docs if d.classification] == [2, 1]
+        assert statuses <= {"running", "completed"}, capsys.readouterr().out
+        assert {"register", "propose", "instruct", "office_review"} <= set(waiting.values())
+        archived = by_title["深圳市海洋发展局关于全面推行湾长制工作的函"]
+        assert archived.status == "archived" and archived.fields["archive_code"].startswith(
+            "DP01-WS·2026-D30-")
+        letter = by_title["大鹏新区综合办公室关于商请协助做好乐高乐园周边交通保障工作的函"]
+        assert letter.doc_number == "深鹏办函〔2026〕1号"
+        assert len(finished) >= 2
+        demo.seed(app)
+        from engine.demo_documents import seed_documents
+
+        seed_documents(app)  # idempotent even when called directly
+        with app.session() as s:
+            assert s.query(Document).count() == count
+    finally:
+        app.engine.dispose()
+
+
+def test_demo_without_shipped_processes(docroute: Docroute,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from engine import demo
+    from engine.models import Instance
+
+    demo.seed(docroute)
+    out = capsys.readouterr().out
+    assert "demo: process 'incoming_document' is not deployed; document 1 has no case " \
+           "(run 'docroute init' first)" in out
+    with docroute.session() as s:
+        assert s.query(Document).count() > 15 and s.query(Instance).count() == 0
