@@ -118,8 +118,9 @@ def run_to_propose(app: Flask) -> str:
     """Register and take the clerk through 签收, 登记, 初审; returns the 拟办 task URL."""
     clerk = login(app, "zhangli")
     url = register(clerk)
-    url = complete(clerk, url, {"received_at": "2026-03-02T09:00", "source_org": "深圳市森林防火指挥部",
-                                "copies": "2", "urgency": "加急", "classification": "none"}
+    url = complete(clerk, url, {"received_at": "2026-03-02T09:00",
+                                "source_org": "深圳市森林防火指挥部", "copies": "2",
+                                "urgency": "加急", "classification": "none"}
                    ).headers["Location"]
     url = complete(clerk, url, {"title": REGISTRATION["title"], "doc_type": "通知",
                                 "source_org": "深圳市森林防火指挥部",

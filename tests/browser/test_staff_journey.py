@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from engine import Docroute, Settings, demo, runtime
+from engine import Docroute, demo, runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -51,15 +51,22 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from test_webui_staff import make_seeded_sqlite
+
+    return make_seeded_sqlite(tmp_path_factory.mktemp("seeded"))
+
+
 @pytest.fixture
-def site(db_url: str, tmp_path: Path) -> Iterator[Site]:
+def site(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    from test_webui_staff import shipped_docroute
+
     from webui import create_app
 
     runtime.CACHE.clear()
-    docroute = Docroute(Settings(home=tmp_path / "home", database_url=db_url))
-    docroute.init()
-    with docroute.session() as s:
-        demo.seed_organisation(s)
+    seeded = request.getfixturevalue("seeded_sqlite") if db_url.startswith("sqlite") else None
+    docroute = shipped_docroute(db_url, tmp_path / "home", seeded)
     app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SECRET_KEY": "test"},
                      docroute=docroute)
     server = make_server("127.0.0.1", 0, app, threaded=True)
