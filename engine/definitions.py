@@ -450,7 +450,8 @@ _spec_lock = Lock()
 
 def _content_key(session: Session, definition: Definition) -> str:
     # Content, not row ids: ids repeat across databases (tests, restores), content doesn't.
-    parts = [definition.sha256]
+    # The key too: one file may hold several processes, all with the file's sha256.
+    parts = [f"{definition.key}@{definition.sha256}"]
     for key, dependency_id in sorted((definition.dependencies or {}).items()):
         parts.append(f"{key}={_content_key(session, get(session, dependency_id))}")
     return "|".join(parts)

@@ -295,3 +295,34 @@ def test_decisions_are_not_startable(docroute: Docroute, people: dict) -> None:
         assert not runtime.may_start(definition, people["admin"])
         with pytest.raises(Exception, match="no deployed process"):
             runtime.start_case(s, people["admin"], "seal_approver")
+
+
+TWO_PROCESSES = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="defs" targetNamespace="http://docroute.example/test">
+  <bpmn:process id="first" isExecutable="true">
+    <bpmn:startEvent id="s1"/>
+    <bpmn:sequenceFlow id="a1" sourceRef="s1" targetRef="t1"/>
+    <bpmn:userTask id="t1" name="One"/>
+    <bpmn:sequenceFlow id="a2" sourceRef="t1" targetRef="e1"/>
+    <bpmn:endEvent id="e1"/>
+  </bpmn:process>
+  <bpmn:process id="second" isExecutable="true">
+    <bpmn:startEvent id="s2"/>
+    <bpmn:sequenceFlow id="b1" sourceRef="s2" targetRef="t2"/>
+    <bpmn:userTask id="t2" name="Two"/>
+    <bpmn:sequenceFlow id="b2" sourceRef="t2" targetRef="e2"/>
+    <bpmn:endEvent id="e2"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_each_process_of_a_file_runs_its_own_spec(docroute: Docroute, people: dict) -> None:
+    """Regression: the parsed-spec cache was keyed by the file's sha256 alone."""
+    with docroute.session() as s:
+        docroute.deploy(s, [SourceFile("two.bpmn", TWO_PROCESSES.encode())], actor="test")
+    for key, spec in (("first", "t1"), ("second", "t2"), ("first", "t1")):
+        with docroute.session() as s:
+            case_id = runtime.start_case(s, people["admin"], key).id
+        assert [t.spec for t in _tasks(docroute, case_id)] == [spec]
