@@ -107,6 +107,7 @@ class Replay:
     events: int = 0
     unknown_types: list[str] = field(default_factory=list)
     last_hash: str = history.GENESIS
+    error: str | None = None  # with frames: why the replay stopped early
 
 
 @dataclass
@@ -384,9 +385,10 @@ def replay(session: Session, instance_id: int, upto: int | None = None, *,
            frames: bool = True) -> Replay:
     """Replay the first ``upto`` events of a case (all by default).
 
-    With ``frames`` every event yields a ``Frame`` (the view at that step); without, only
-    the final workflow is built (for verification). Raises NotFound for an unknown case
-    and ReplayFailed when the history cannot be replayed.
+    With ``frames`` every event yields a ``Frame`` (the view at that step) and a history
+    that cannot be replayed further stops early with ``Replay.error`` set; without, only
+    the final workflow is built (for verification) and ReplayFailed is raised. Raises
+    NotFound for an unknown case.
     """
     instance = session.get(Instance, instance_id)
     if instance is None:
@@ -396,7 +398,13 @@ def replay(session: Session, instance_id: int, upto: int | None = None, *,
     previous: Frame | None = None
     for index, event in enumerate(_events(session, instance_id, upto), start=1):
         payload = json.loads(event.payload)
-        kind = _apply(cursor, event, payload)
+        try:
+            kind = _apply(cursor, event, payload)
+        except ReplayFailed as error:
+            if not frames:
+                raise
+            result.error = str(error)  # the frames so far still show how the case went
+            break
         if kind == "unknown" and event.type not in result.unknown_types:
             result.unknown_types.append(event.type)
         result.events, result.last_hash = index, event.hash

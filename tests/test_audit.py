@@ -200,3 +200,91 @@ def test_search_filters_and_csv(docroute: Docroute, cases: list[int], people) ->
     data = audit.cases_csv(rows)
     assert data.startswith(b"\xef\xbb\xbf")
     assert "关于开展安全生产检查的通知" in data.decode("utf-8-sig")
+
+
+# --- the auditor role in the web app ---------------------------------------------------------
+
+WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+SESSION_ONLY = {"auth.login", "auth.logout", "auth.set_language"}
+
+
+def _auditor_client(docroute: Docroute, people: dict[str, Actor]) -> tuple[object, object]:
+    from engine import identity
+    from webui import create_app
+
+    with docroute.session() as s:
+        identity.add_user(s, "aud", "审计员", "password1", is_auditor=True, clearance="secret")
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+                      "SECRET_KEY": "test"}, docroute=docroute)
+    client = app.test_client()
+    response = client.post("/login", data={"username": "aud", "password": "password1"})
+    assert response.status_code == 302
+    return app, client
+
+
+def _sample_url(rule: object) -> str:
+    values = {}
+    for name in rule.arguments:  # type: ignore[attr-defined]
+        converter = rule._converters[name]  # type: ignore[attr-defined]
+        values[name] = 1 if type(converter).__name__ in ("IntegerConverter",) else "x"
+    return rule.build(values)[1]  # type: ignore[attr-defined]
+
+
+def test_every_write_route_refuses_an_auditor(docroute: Docroute, cases: list[int],
+                                              people: dict[str, Actor]) -> None:
+    from engine import identity
+
+    app, client = _auditor_client(docroute, people)
+    with docroute.session() as s:
+        token = identity.create_token(s, "aud")
+    checked = []
+    for rule in app.url_map.iter_rules():
+        methods = [m for m in rule.methods or () if m in WRITE_METHODS]
+        if not methods or rule.endpoint in SESSION_ONLY or rule.endpoint == "static":
+            continue
+        url = _sample_url(rule)
+        headers = {"Authorization": f"Bearer {token}"} if url.startswith("/api/") else {}
+        for method in methods:
+            response = client.open(url, method=method, headers=headers, data={"reason": "x"})
+            assert response.status_code == 403, (method, url, response.status_code)
+            checked.append((method, url))
+    assert len(checked) >= 10, checked
+    # an administrator is not refused by the rule (the route itself decides)
+    admin_client = app.test_client()
+    admin_client.post("/login", data={"username": "admin", "password": "password1"})
+    assert admin_client.post("/language", data={"lang": "en"}).status_code == 302
+
+
+def test_auditor_pages_and_clearance(docroute: Docroute, cases: list[int],
+                                     people: dict[str, Actor]) -> None:
+    _app, client = _auditor_client(docroute, people)
+    page = client.get("/audit/")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "关于防汛工作的通知" in text and 'method="post"' not in text.split("<main")[1]
+    csv_body = client.get("/audit/cases.csv?status=completed").get_data()
+    assert csv_body.startswith(b"\xef\xbb\xbf") and "关于防汛工作的通知".encode() in csv_body
+    frames = client.get(f"/audit/cases/{cases[0]}/frames.json").get_json()
+    assert len(frames["frames"]) == frames["events"] and frames["error"] is None
+    assert frames["frames"][-1]["active"] == []
+    verified = client.get(f"/audit/cases/{cases[0]}?verify=1").get_data(as_text=True)
+    assert 'class="card verdict ok"' in verified
+    exported = client.get(f"/audit/cases/{cases[0]}/export.json").get_json()
+    assert exported["verification"]["ok"] and len(exported["verification"]["final_hash"]) == 64
+    assert client.get(f"/audit/cases/{cases[0]}/print").status_code == 200
+    # a case above the auditor's clearance (secret) is not found, nor listed
+    with docroute.session() as s:
+        from engine.models import Instance
+
+        s.get(Instance, cases[2]).classification = 3
+    assert client.get(f"/audit/cases/{cases[2]}").status_code == 404
+    assert client.get(f"/audit/cases/{cases[2]}/frames.json").status_code == 404
+    listed = client.get("/audit/").get_data(as_text=True)
+    assert "关于调整作息时间的通知" not in listed
+    # staff are not auditors
+    from webui import create_app
+
+    staff = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+                        "SECRET_KEY": "test"}, docroute=docroute).test_client()
+    staff.post("/login", data={"username": "clerk", "password": "password1"})
+    assert staff.get("/audit/").status_code == 403

@@ -231,15 +231,12 @@ def frames(instance_id: int) -> Any:
 
     with get_docroute().session() as s:
         _case(s, instance_id)
-        try:
-            result = replay.replay(s, instance_id)
-        except replay.ReplayFailed as error:
-            return jsonify({"error": str(error)}), 409
+        result = replay.replay(s, instance_id)
         names = user_names(s)
         used = sorted({f.definition_id for f in result.frames})
         xml = {str(d): s.get(Definition, d).xml for d in used}
     return jsonify({
-        "instance_id": instance_id, "events": result.events,
+        "instance_id": instance_id, "events": result.events, "error": result.error,
         "unknown_types": result.unknown_types, "definitions": xml,
         "frames": [{**f.as_json(), "actor_name": names.get(f.actor, f.actor)}
                    for f in result.frames],

@@ -48,9 +48,16 @@
       var li = el('li');
       li.appendChild(el('strong', null, c[0]));
       li.appendChild(document.createTextNode(': '));
-      li.appendChild(el('span', 'before', c[1] === undefined ? '(' + text.added + ')' : show(c[1])));
-      li.appendChild(document.createTextNode(' → '));
-      li.appendChild(el('span', 'after', c[2] === undefined ? '(' + text.removed + ')' : show(c[2])));
+      if (c[1] !== undefined) {
+        li.appendChild(el('span', 'before', show(c[1])));
+        li.appendChild(document.createTextNode(' → '));
+      }
+      if (c[2] === undefined) {
+        li.appendChild(el('span', 'muted', '(' + text.removed + ')'));
+      } else {
+        li.appendChild(el('span', 'after', show(c[2])));
+        if (c[1] === undefined) { li.appendChild(el('span', 'muted', ' (' + text.added + ')')); }
+      }
       ul.appendChild(li);
     });
     return ul;
@@ -100,7 +107,7 @@
     var previous = k > 1 ? frames[k - 2] : null;
     slider.value = String(k);
     document.getElementById('replay-position').textContent =
-      text.position.replace('%(k)s', k).replace('%(n)s', frames.length);
+      text.position.replace('{k}', k).replace('{n}', frames.length);
     mountFor(frame);
     if (viewer) {
       viewer.update({ completed: frame.completed, active: frame.active, path: frame.path,
@@ -178,6 +185,10 @@
         definitions = body.definitions;
         slider.max = String(Math.max(1, frames.length));
         statusLine.textContent = text.ready;
+        if (body.error) {
+          statusLine.textContent = text.failed + ' ' + body.error;
+          statusLine.classList.add('error');
+        }
         document.getElementById('replay').classList.add('loaded');
         wire();
         fillHistory();
