@@ -24,9 +24,12 @@ from .auth import current_actor, staff_required
 from .diagram import diagram_state
 from .formdata import friendly_errors, parse_form
 from .registration import FORMS, create_document
-from .timeline import case_timeline
+from .timeline import case_timeline, shown_fields
 
 bp = Blueprint("documents", __name__)
+# Shown by the summary card (documents/_parts.html); the detail page lists the rest.
+SUMMARY_FIELDS = {"receipt_number", "source_org", "source_number", "issued_on", "received_at",
+                  "copies", "summary", "title", "doc_type", "urgency", "classification"}
 
 
 # --- who sees what --------------------------------------------------------------------------
@@ -172,8 +175,10 @@ def detail(document_id: int) -> Any:
     with get_docroute().session() as s:
         document = get_document(s, actor, document_id)
         cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        extra = shown_fields(s, dict(document.fields or {}), SUMMARY_FIELDS)
         return render_template("documents/detail.html", document=document_view(document),
-                               attachments=attachment_views(s, document_id), cases=cases)
+                               attachments=attachment_views(s, document_id), cases=cases,
+                               extra=extra)
 
 
 @bp.get("/cases/<int:instance_id>")
@@ -190,7 +195,7 @@ def case(instance_id: int) -> Any:
                 or runtime.is_participant(s, instance_id, actor)):
             abort(404)
         return render_template("documents/detail.html", document=None, attachments=[],
-                               cases=[_case_view(s, instance)])
+                               cases=[_case_view(s, instance)], extra=[])
 
 
 @bp.get("/documents/<int:document_id>/sheet")

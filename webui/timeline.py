@@ -52,9 +52,30 @@ def field_schemas(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
         except Exception:  # a form removed by hand: fall back to the latest versions
             continue
         _collect(found, schema)
+    for name, sub in global_field_schemas(s).items():
+        found.setdefault(name, sub)
+    return found
+
+
+def global_field_schemas(s: Session) -> dict[str, dict[str, Any]]:
+    """Field name -> schema over every deployed form (newest versions first)."""
+    found: dict[str, dict[str, Any]] = {}
     for form in s.scalars(select(Form).order_by(Form.key, Form.version.desc())):
         _collect(found, form.schema)
     return found
+
+
+def shown_fields(s: Session, fields: dict[str, Any], skip: set[str]) -> list[tuple[str, str]]:
+    """A document's other fields as (label, shown value), labelled like the forms."""
+    schemas = global_field_schemas(s)
+    names = user_names(s)
+    shown = []
+    for key, value in fields.items():
+        if key in skip or key in HIDDEN or value in (None, "", [], {}):
+            continue
+        sub = schemas.get(key, {})
+        shown.append((label(sub) or key, _show(value, sub, names)))
+    return shown
 
 
 def _collect(found: dict[str, dict[str, Any]], schema: dict[str, Any]) -> None:
@@ -147,7 +168,9 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
         shown = []
         own = (by_task.get(str(payload.get("spec") or "")) or {}).get("properties") or {}
         if event.type == "completed":
-            for key, value in data.items():
+            # In the order the form asks, not the stored (sorted) order.
+            order = {name: i for i, name in enumerate(own)}
+            for key, value in sorted(data.items(), key=lambda kv: order.get(kv[0], 999)):
                 sub = own.get(key) or schemas.get(key, {})
                 if key in HIDDEN or value in (None, "", []):
                     continue
