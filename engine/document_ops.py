@@ -169,7 +169,7 @@ def copy_fields(document: Document, data: dict[str, Any]) -> bool:
     """Copy the document's known fields from case data; returns whether anything changed.
 
     Values that do not fit the field (a number where a date belongs) are left out, so a
-    diagram's data can never make a document invalid.
+    diagram's data can never make a document invalid; a classification is only raised.
     """
     changed = False
     fields = dict(document.fields or {})
@@ -180,7 +180,9 @@ def copy_fields(document: Document, data: dict[str, Any]) -> bool:
         if check is None or not check.is_valid(raw):
             continue
         if name == "classification":
-            level = identity.clearance_level(raw)
+            # Raising follows the case; lowering is the classifying organ's explicit act
+            # (update_document), never a side effect of a form default.
+            level = max(document.classification, identity.clearance_level(raw))
             changed |= document.classification != level
             document.classification = level
         elif name in ("title", "doc_number", "doc_type", "urgency"):

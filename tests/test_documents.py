@@ -249,6 +249,13 @@ def test_case_flows_into_document(docroute: Docroute, people: dict[str, Actor]) 
         assert doc.fields["retention"] == "定期30年"
         assert doc.status == "archived"
         assert doc.fields["attachments_withheld"] is True  # classified: metadata only
+    from engine import replay
+    from engine.models import NumberLog
+
+    with docroute.session() as s:
+        # Replay hands the recorded numbers back: nothing is allocated a second time.
+        assert replay.verify(s, case_id).ok
+        assert s.query(NumberLog).count() == 3
 
 
 def _open_task(s, case_id: int) -> str:
@@ -275,6 +282,8 @@ def test_sync_skips_values_that_do_not_fit(docroute: Docroute, people: dict[str,
         assert doc.classification == 1 and doc.fields["handled_on"] == "2026-03-05"
         assert doc.department == "emergency_management"
         assert "unrelated_variable" not in doc.fields and "case_id" not in doc.fields
+        copy_fields(doc, {"classification": "none"})
+        assert doc.classification == 1  # never lowered by case data
 
 
 # --- the demo ------------------------------------------------------------------------------
