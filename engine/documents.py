@@ -179,9 +179,10 @@ def search_query(actor: Actor, flt: Search) -> Select[tuple[Document]]:
     """The visible documents matching ``flt``; clearance is filtered in the query itself."""
     query = select(Document).where(Document.classification <= actor.clearance)
     if flt.q.strip():
-        pattern = f"%{flt.q.strip()}%"
-        query = query.where(or_(Document.title.ilike(pattern),
-                                Document.doc_number.ilike(pattern)))
+        # autoescape: a % or _ typed by the user is a character, not a wildcard
+        text = flt.q.strip()
+        query = query.where(or_(Document.title.icontains(text, autoescape=True),
+                                Document.doc_number.icontains(text, autoescape=True)))
     for column, value in ((Document.kind, flt.kind), (Document.doc_type, flt.doc_type),
                           (Document.department, flt.department),
                           (Document.status, flt.status)):

@@ -121,6 +121,27 @@ def test_search_filters(docroute: Docroute, people: dict[str, Actor], manual_clo
         assert ids(date_to=date(2026, 3, 2)) == [first]
         assert ids(date_from=date(2026, 3, 10)) == [third, second]
         assert ids(limit=1, offset=1) == [second]
+        assert ids(q="%") == []  # a typed % is a character, not a wildcard
+        assert ids(q="2026") == [first]
+
+
+def test_link_case(docroute: Docroute, people: dict[str, Actor]) -> None:
+    _deploy(docroute, "document_services.bpmn")
+    admin = people["admin"]
+    doc_id = _create(docroute, admin, "incoming", INCOMING)
+    other = _create(docroute, admin, "incoming", {**INCOMING, "title": "另一份来文"})
+    with docroute.session() as s:
+        case_id = runtime.start_case(s, admin, "document_services").id
+    with docroute.session() as s:
+        instance = documents.link_case(s, admin, doc_id, case_id)
+        assert instance.document_id == doc_id
+        assert s.get(Document, doc_id).status == "in_progress"
+        assert [c.id for c in documents.cases_of(s, admin, doc_id)] == [case_id]
+    with pytest.raises(NotAllowed) as caught, docroute.session() as s:
+        documents.link_case(s, admin, other, case_id)
+    assert str(caught.value) == "this case already routes another document"
+    with pytest.raises(NotFound), docroute.session() as s:
+        documents.link_case(s, people["clerk"], doc_id, 999)
 
 
 def test_update_revalidates(docroute: Docroute, people: dict[str, Actor]) -> None:
