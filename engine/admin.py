@@ -276,12 +276,44 @@ def active_user(session: Session, username: str) -> User:
 # --- migration ---------------------------------------------------------------------------------
 
 
+# Why a case cannot move: code -> English sentence. The web layer translates by code.
+REFUSALS = {
+    "status": "only running or suspended cases can move; this one is {status}.",
+    "same_version": "the case already runs on version {version}.",
+    "task_missing": "the case waits at {task}, which the new version does not have.",
+    "task_type": "the case waits at {task}, which is a {new_type} in the new version, "
+                 "not a {old_type}.",
+    "no_start": "the case's history does not begin with its start.",
+    "not_reached": "the completed step {task} is not reached on version {version}, so the "
+                   "path the case took would be invalidated.",
+    "incident": "the case has had an incident; cases with incidents are not moved "
+                "automatically.",
+    "unknown_event": "the case's history has a “{event}” event that a migration cannot "
+                     "carry over.",
+    "step_fails": "replaying the step “{step}” on version {version} fails: {error}",
+    "waits_elsewhere": "on version {version} the case would wait at {would} instead of "
+                       "{was}.",
+    "ends": "on the new version the case would end at once.",
+}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason a case cannot move: a stable ``code`` and the values its sentence needs."""
+
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return REFUSALS[self.code].format(**self.params)
+
+
 class MigrationRefused(Conflict):
     """The case cannot move to that version; ``reasons`` says why, one sentence each."""
 
-    def __init__(self, reasons: list[str]):
+    def __init__(self, reasons: list[Refusal]):
         self.reasons = reasons
-        super().__init__("this case cannot be moved: " + " ".join(reasons))
+        super().__init__("this case cannot be moved: " + " ".join(map(str, reasons)))
 
 
 @dataclass
@@ -291,7 +323,7 @@ class MigrationPlan:
     instance_id: int
     source: Definition
     target: Definition
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Refusal] = field(default_factory=list)
     waiting_at: list[str] = field(default_factory=list)
 
     @property
@@ -324,18 +356,17 @@ def _describe(task: Any) -> str:
     return f"“{projection.task_name(task)}” ({task.task_spec.bpmn_id})"
 
 
-def _precheck(old: BpmnWorkflow, new_specs: dict[str, Any]) -> list[str]:
+def _precheck(old: BpmnWorkflow, new_specs: dict[str, Any]) -> list[Refusal]:
     reasons = []
     for task in _active(old):
         spec = task.task_spec
         candidate = new_specs.get(spec.name)
         if candidate is None:
-            reasons.append(f"the case waits at {_describe(task)}, which the new version "
-                           "does not have.")
+            reasons.append(Refusal("task_missing", {"task": _describe(task)}))
         elif type(candidate).__name__ != type(spec).__name__:
-            reasons.append(f"the case waits at {_describe(task)}, which is a "
-                           f"{type(candidate).__name__} in the new version, not a "
-                           f"{type(spec).__name__}.")
+            reasons.append(Refusal("task_type", {"task": _describe(task),
+                                                 "new_type": type(candidate).__name__,
+                                                 "old_type": type(spec).__name__}))
     return reasons
 
 
@@ -370,11 +401,11 @@ def _nth_ready(workflow: BpmnWorkflow, spec_name: str, ordinal: int) -> Any:
 
 
 def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
-        BpmnWorkflow | None, list[str]]:
+        BpmnWorkflow | None, list[Refusal]]:
     """Rebuild the case on ``target`` from its history; (workflow, reasons it failed)."""
     spec, subprocesses = definitions.load_spec(session, target)
     workflow: BpmnWorkflow | None = None
-    version = f"version {target.version}"
+    version = target.version
     for event in history.case_events(session, instance.id):
         payload = json.loads(event.payload)
         with clock.using_clock(clock.ManualClock(event.at)):
@@ -384,13 +415,13 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
                 start.data.update(payload.get("data") or {})
                 error = _step(workflow, instance, payload, lambda: None)
             elif workflow is None:
-                return None, ["the case's history does not begin with its start."]
+                return None, [Refusal("no_start")]
             elif event.type == "completed" and event.task_id:
                 task = _nth_ready(workflow, payload.get("spec", ""), payload.get("ordinal", 0))
                 if task is None:
-                    return None, [f"the completed step “{event.task_name}” "
-                                  f"({payload.get('spec')}) is not reached on {version}, "
-                                  "so the path the case took would be invalidated."]
+                    task_label = f"“{event.task_name}” ({payload.get('spec')})"
+                    return None, [Refusal("not_reached", {"task": task_label,
+                                                          "version": version})]
                 data = payload.get("data") or {}
 
                 def act(task: Any = task, data: dict[str, Any] = data) -> None:
@@ -405,18 +436,16 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
                         break
                     error = _step(workflow, instance, {}, workflow.refresh_timers)
             elif event.type in ("incident", "retried"):
-                return None, ["the case has had an incident; cases with incidents are not "
-                              "moved automatically."]
+                return None, [Refusal("incident")]
             elif event.type in PASSIVE_EVENTS or event.type in ("completed", "terminated"):
                 continue
             else:
-                return None, [f"the case's history has a “{event.type}” event that a "
-                              "migration cannot carry over."]
+                return None, [Refusal("unknown_event", {"event": event.type})]
         if error:
-            return None, [f"replaying the step “{event.task_name or event.type}” on "
-                          f"{version} fails: {error}"]
+            return None, [Refusal("step_fails", {"step": event.task_name or event.type,
+                                                 "version": version, "error": error})]
     if workflow is None:
-        return None, ["the case's history does not begin with its start."]
+        return None, [Refusal("no_start")]
     return workflow, []
 
 
@@ -428,11 +457,10 @@ def plan_migration(session: Session, actor: Actor, instance_id: int,
     target = _target(session, instance, target_id)
     plan = MigrationPlan(instance.id, instance.definition, target)
     if instance.status not in ("running", "suspended"):
-        plan.reasons.append(f"only running or suspended cases can move; this one is "
-                            f"{instance.status}.")
+        plan.reasons.append(Refusal("status", {"status": instance.status}))
         return plan, None
     if target.id == instance.definition_id:
-        plan.reasons.append(f"the case already runs on version {target.version}.")
+        plan.reasons.append(Refusal("same_version", {"version": target.version}))
         return plan, None
     old = runtime.load_workflow(session, instance)
     new_spec, new_subprocesses = definitions.load_spec(session, target)
@@ -448,10 +476,10 @@ def plan_migration(session: Session, actor: Actor, instance_id: int,
     if before != after:
         was = ", ".join(sorted(_describe(t) for t in _active(old))) or "nothing"
         would = ", ".join(sorted(_describe(t) for t in _active(new))) or "nothing"
-        plan.reasons.append(f"on version {target.version} the case would wait at {would} "
-                            f"instead of {was}.")
+        plan.reasons.append(Refusal("waits_elsewhere", {"version": target.version,
+                                                        "would": would, "was": was}))
     if old.completed != new.completed:
-        plan.reasons.append("on the new version the case would end at once.")
+        plan.reasons.append(Refusal("ends"))
     plan.waiting_at = sorted(_describe(t) for t in _active(new))
     return plan, (None if plan.reasons else new)
 
@@ -518,7 +546,7 @@ class BulkResult:
     instance_id: int
     title: str
     moved: bool
-    reasons: tuple[str, ...]
+    reasons: tuple[Refusal, ...]
 
 
 def migratable_cases(session: Session, actor: Actor, definition_id: int) -> list[Instance]:

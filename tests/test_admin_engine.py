@@ -16,6 +16,7 @@ from engine import (
     admin,
     history,
     organisation,
+    replay,
     runtime,
 )
 from engine.admin import MigrationRefused
@@ -89,6 +90,14 @@ def events(docroute: Docroute, case_id: int) -> list[tuple[str, str, dict]]:
                 for e in history.case_events(s, case_id)]
 
 
+def verified(docroute: Docroute, case_id: int) -> bool:
+    """The case's history replays to exactly its stored state (engine/replay.py)."""
+    with docroute.session() as s:
+        verdict = replay.verify(s, case_id)
+    assert verdict.ok, str(verdict)
+    return True
+
+
 def status(docroute: Docroute, case_id: int) -> str:
     with docroute.session() as s:
         return s.get(Instance, case_id).status
@@ -115,6 +124,7 @@ def test_suspend_hides_tasks_and_resume_gives_claims_back(docroute: Docroute, re
     kinds = [(t, a, p.get("reason")) for t, a, p in events(docroute, case_id)]
     assert ("suspended", "admin", "来文单位要求暂缓") in kinds
     assert ("resumed", "admin", "恢复办理") in kinds
+    assert verified(docroute, case_id)
 
 
 def test_every_action_needs_a_reason_and_an_administrator(docroute: Docroute, ready) -> None:
@@ -136,6 +146,7 @@ def test_terminate_ends_the_case_with_the_reason(docroute: Docroute, ready) -> N
     assert ends == [("terminated", "admin", {"reason": "重复登记", "previous": "running"})]
     with docroute.session() as s, pytest.raises(Conflict):
         admin.terminate(s, ready["admin"], case_id, "again")
+    assert verified(docroute, case_id)
 
 
 # --- reassign and deactivate -------------------------------------------------------------
@@ -209,6 +220,7 @@ def test_migrate_moves_a_case_and_keeps_its_claim(docroute: Docroute, ready) -> 
     complete_only(docroute, old_case, ready["rev1"], {"decision": "approve"})
     (new_task,) = tasks(docroute, old_case)
     assert new_task.spec == "file_it"
+    assert verified(docroute, old_case)
     migrated = [p for t, _, p in events(docroute, old_case) if t == "migrated"]
     assert migrated[0]["reason"] == "新增归档环节"
     assert (migrated[0]["from"]["version"], migrated[0]["to"]["version"]) == (1, 2)
@@ -221,7 +233,8 @@ def test_migration_refused_when_a_task_is_inserted_before_the_waiting_one(
     with docroute.session() as s:
         plan, _ = admin.plan_migration(s, ready["admin"], case_id)
     assert not plan.possible
-    assert "would wait at “初审” (check) instead of “拟稿” (draft)" in plan.reasons[0]
+    assert "would wait at “初审” (check) instead of “拟稿” (draft)" in str(plan.reasons[0])
+    assert plan.reasons[0].code == "waits_elsewhere"
     with docroute.session() as s, pytest.raises(MigrationRefused):
         admin.migrate(s, ready["admin"], case_id, "试试")
     with docroute.session() as s:
@@ -235,8 +248,8 @@ def test_migration_refused_when_the_waiting_task_is_gone(docroute: Docroute, rea
     deploy(docroute, REVIEW_NO_REVIEW)
     with docroute.session() as s:
         plan, _ = admin.plan_migration(s, ready["admin"], case_id)
-    assert plan.reasons == ["the case waits at “核稿” (review_task), which the new version "
-                            "does not have."]
+    assert [str(r) for r in plan.reasons] == [
+        "the case waits at “核稿” (review_task), which the new version does not have."]
 
 
 def test_new_cases_start_on_the_new_version_old_ones_finish_on_theirs(

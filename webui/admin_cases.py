@@ -9,15 +9,44 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine import DocrouteError, admin, definitions, history, organisation
-from engine.admin import CaseFilter
+from engine.admin import CaseFilter, Refusal
 
 from . import get_docroute
-from .admin import bp
+from .admin import bp, status_label
 from .auth import current_actor
 
 STATUSES = ("running", "suspended", "error", "completed", "terminated")
 ACTIONS = {"suspend": admin.suspend, "resume": admin.resume, "terminate": admin.terminate,
            "retry": admin.retry}
+
+
+def refusal_text(refusal: Refusal) -> str:
+    """A migration refusal in the user's language (the engine gives code and values)."""
+    p = dict(refusal.params)
+    texts = {
+        "status": lambda: _("only running or suspended cases can move; this one is "
+                            "%(status)s.", status=status_label(p["status"])),
+        "same_version": lambda: _("the case already runs on version %(version)s.", **p),
+        "task_missing": lambda: _("the case waits at %(task)s, which the new version does "
+                                  "not have.", **p),
+        "task_type": lambda: _("the case waits at %(task)s, which is a %(new_type)s in the "
+                               "new version, not a %(old_type)s.", **p),
+        "no_start": lambda: _("the case's history does not begin with its start."),
+        "not_reached": lambda: _("the completed step %(task)s is not reached on version "
+                                 "%(version)s, so the path the case took would be "
+                                 "invalidated.", **p),
+        "incident": lambda: _("the case has had an incident; cases with incidents are not "
+                              "moved automatically."),
+        "unknown_event": lambda: _("the case's history has a “%(event)s” event that a "
+                                   "migration cannot carry over.", **p),
+        "step_fails": lambda: _("replaying the step “%(step)s” on version %(version)s "
+                                "fails: %(error)s", **p),
+        "waits_elsewhere": lambda: _("on version %(version)s the case would wait at "
+                                     "%(would)s instead of %(was)s.", **p),
+        "ends": lambda: _("on the new version the case would end at once."),
+    }
+    text = texts.get(refusal.code)
+    return text() if text else str(refusal)
 
 
 def _case_row(instance: Any) -> dict[str, Any]:
@@ -65,7 +94,8 @@ def case(case_id: int) -> Any:
             checked, _wf = admin.plan_migration(s, actor, case_id,
                                                 target_id or versions[0]["id"])
             plan = {"target_id": checked.target.id, "version": checked.target.version,
-                    "possible": checked.possible, "reasons": checked.reasons,
+                    "possible": checked.possible,
+                    "reasons": [refusal_text(r) for r in checked.reasons],
                     "waiting_at": checked.waiting_at}
         people = [{"username": u.username, "name": u.name}
                   for u in organisation.active_users(s)]
@@ -101,6 +131,9 @@ def case_migrate(case_id: int) -> Any:
                                   target)
             version = moved.definition.version
         flash(_("The case now runs on version %(version)s.", version=version), "success")
+    except admin.MigrationRefused as error:
+        for refusal in error.reasons:
+            flash(refusal_text(refusal), "error")
     except DocrouteError as error:
         flash(str(error), "error")
     return redirect(url_for("admin.case", case_id=case_id))
@@ -157,5 +190,6 @@ def migrate_version(definition_id: int) -> Any:
             plan, _wf = admin.plan_migration(s, actor, case_id, target.id)
             instance = admin.case(s, actor, case_id)
             plans.append({"id": case_id, "title": instance.title, "possible": plan.possible,
-                          "reasons": plan.reasons, "waiting_at": plan.waiting_at})
+                          "reasons": [refusal_text(r) for r in plan.reasons],
+                          "waiting_at": plan.waiting_at})
     return render_template("admin/migrate.html", source=info, plans=plans)
