@@ -25,6 +25,7 @@ from .diagram import diagram_state
 from .formdata import friendly_errors, parse_form
 from .registration import FORMS, create_document
 from .timeline import case_timeline, shown_fields
+from .views import people_and_groups
 
 bp = Blueprint("documents", __name__)
 # Shown by the summary card (documents/_parts.html); the detail page lists the rest.
@@ -153,13 +154,15 @@ def _first_task(s: Session, actor: Actor, instance_id: int) -> str | None:
 
 
 def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
+    names = people_and_groups(s)
     return {"id": instance.id, "status": instance.status, "title": instance.title,
             "process_key": instance.definition.key, "process_name": instance.definition.name,
             "version": instance.definition.version, "started_at": instance.started_at,
             "ended_at": instance.ended_at, "timeline": case_timeline(s, instance),
             "diagram": diagram_state(s, instance),
-            "open_tasks": [{"id": t.id, "name": t.name, "assignee": t.assignee,
-                            "groups": t.candidate_groups or [], "due_at": t.due_at}
+            "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at,
+                            "who": names.get(t.assignee, t.assignee) if t.assignee else
+                            "、".join(names.get(g, g) for g in t.candidate_groups or [])}
                            for t in s.scalars(select(Task).where(
                                Task.instance_id == instance.id))]}
 

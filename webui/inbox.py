@@ -25,7 +25,7 @@ from engine.models import Document, Task
 
 from . import get_docroute
 from .auth import current_actor, staff_required
-from .views import notification_api
+from .views import notification_api, people_and_groups
 
 bp = Blueprint("inbox", __name__)
 SCOPES = ("all", "mine", "group")
@@ -53,7 +53,8 @@ def index() -> Any:
     with get_docroute().session() as s:
         rows = list_tasks(s, actor, flt)
         more = len(rows) > PAGE
-        tasks = [_row_view(row, s) for row in rows[:PAGE]]
+        names = people_and_groups(s)
+        tasks = [_row_view(row, s, names) for row in rows[:PAGE]]
         processes = [(d.key, d.name) for d in definitions.list_latest(s)]
         counts = {scope: count_tasks(s, actor, scope) for scope in SCOPES}
     page = flt.offset // PAGE + 1
@@ -63,13 +64,15 @@ def index() -> Any:
                                          or flt.search))
 
 
-def _row_view(row: Task, s: Session) -> dict[str, Any]:
+def _row_view(row: Task, s: Session, names: dict[str, str]) -> dict[str, Any]:
     number = None
     if row.document_id is not None:
         number = s.scalar(select(Document.doc_number).where(Document.id == row.document_id))
     return {"id": row.id, "name": row.name, "title": row.title, "doc_number": number,
             "process_key": row.process_key, "due_at": row.due_at, "urgency": row.urgency,
             "reminder_level": row.reminder_level, "assignee": row.assignee,
+            "assignee_name": names.get(row.assignee or "", row.assignee),
+            "group_names": "、".join(names.get(g, g) for g in row.candidate_groups or []),
             "candidate_groups": row.candidate_groups or [], "instance_id": row.instance_id,
             "overdue": row.due_at is not None and row.due_at < clock.now(),
             "classification": row.classification}

@@ -24,7 +24,7 @@ from .documents import attachment_views, document_view
 from .formdata import friendly_errors, parse_form
 from .inbox import delegates, flash_engine_error, stale_task_message
 from .timeline import case_timeline, opinions
-from .views import en_name
+from .views import en_name, people_and_groups
 
 bp = Blueprint("tasks", __name__)
 RETURN_VALUE = "return"
@@ -56,6 +56,7 @@ def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
         "delegates": delegates(s, actor, row.classification),
         "process_name": instance.definition.name, "now": clock.now(),
         "mine": row.assignee == actor.username,
+        "assignee_name": people_and_groups(s).get(row.assignee or "", row.assignee),
     }
 
 

@@ -173,6 +173,18 @@ def choice_label(value: Any, node: dict[str, Any]) -> str:
     return "" if value is None else str(value)
 
 
+def people_and_groups(s: Any) -> dict[str, str]:
+    """Usernames and group keys -> display names in the user's language."""
+    from sqlalchemy import select
+
+    from engine.models import Group, User
+
+    names = {u: n for u, n in s.execute(select(User.username, User.name))}
+    for key, name, name_en in s.execute(select(Group.key, Group.name, Group.name_en)):
+        names[key] = (name_en or name) if is_english() else name
+    return names
+
+
 def urgency_label(value: str | None) -> str:
     return str(URGENCY.get(value or "", ""))
 
