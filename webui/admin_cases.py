@@ -84,7 +84,8 @@ def case(case_id: int) -> Any:
                   "groups": list(t.candidate_groups or []), "due_at": t.due_at,
                   "created_at": t.created_at} for t in admin.open_tasks(s, case_id)]
         events = [{"seq": e.seq, "type": e.type, "actor": e.actor, "at": e.at,
-                   "task_name": e.task_name, "payload": _short(e.payload)}
+                   "task_name": e.task_name, "reason": json.loads(e.payload).get("reason"),
+                   "payload": _short(e.payload)}
                   for e in history.case_events(s, case_id)]
         versions = [{"id": d.id, "version": d.version} for d, _n in definitions.list_all(s)
                     if d.key == instance.definition.key
