@@ -297,15 +297,14 @@ def drive(app: Docroute, instance_id: int, users: dict[str, Actor], *,
                 return ", ".join(waiting)
             row = tasks[0]
             actor = _actor_for(s, row, users)
-            instance = s.get(Instance, instance_id)
-            schema = runtime.task_form(s, instance, row)
+            schema = runtime.task_form(s, s.get_one(Instance, instance_id), row)
             data = form_data(schema, runtime.task_data(s, row), overrides or {},
                              actor.username)
             task_id = row.id
         with app.session() as s:
             runtime.complete(s, task_id, actor, data)
         with app.session() as s:
-            instance = s.get(Instance, instance_id)
+            instance = s.get_one(Instance, instance_id)
             if instance.status == "error":
                 return f"incident: {instance.incident}"
     return "step limit"

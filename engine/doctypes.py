@@ -133,7 +133,10 @@ def routing_problems(fields: Mapping[str, Any], *, levels: Mapping[str, str] | N
     no recipients or no signer yet is fine, a second principal recipient is not.
     """
     problems: list[RoutingProblem] = []
-    add = lambda field, message: problems.append(RoutingProblem(field, message))  # noqa: E731
+
+    def add(field: str, message: str) -> None:
+        problems.append(RoutingProblem(field, message))
+
     name = str(fields.get("doc_type") or "")
     doc_type = BY_NAME.get(name)
     if name and doc_type is None:

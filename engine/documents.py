@@ -175,7 +175,7 @@ def _office_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.OFFICE_TZ)
 
 
-def search_query(actor: Actor, flt: Search) -> Select[tuple[Document]]:
+def search_query(actor: Actor, flt: Search) -> Select[Any]:
     """The visible documents matching ``flt``; clearance is filtered in the query itself."""
     query = select(Document).where(Document.classification <= actor.clearance)
     if flt.q.strip():
