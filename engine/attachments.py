@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -159,7 +159,7 @@ class Stored:
     content_type: str
 
 
-def store(limits: Limits, name: str, stream: BinaryIO, declared_size: int | None = None
+def store(limits: Limits, name: str, stream: IO[bytes], declared_size: int | None = None
           ) -> Stored:
     """Check and write an upload's content into storage; returns its hash.
 
@@ -207,7 +207,7 @@ def store(limits: Limits, name: str, stream: BinaryIO, declared_size: int | None
         raise
 
 
-def _chunks(stream: BinaryIO) -> Iterable[bytes]:
+def _chunks(stream: IO[bytes]) -> Iterable[bytes]:
     while True:
         chunk = stream.read(CHUNK)
         if not chunk:
@@ -230,7 +230,7 @@ def _record_blob(session: Session, stored: Stored) -> None:
 
 
 def add(session: Session, limits: Limits, actor: Actor, document: Document, name: str,
-        stream: BinaryIO, declared_size: int | None = None) -> Attachment:
+        stream: IO[bytes], declared_size: int | None = None) -> Attachment:
     """Store an upload as the next version of ``name`` on the document.
 
     Re-uploading exactly the content of the newest version changes nothing and returns
