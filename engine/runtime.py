@@ -233,6 +233,8 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     if not may_start(definition, actor):
         raise NotAllowed(f"you may not start {definition.name}")
     form_key = start_form_key(session, definition)
+    if data is not None and not isinstance(data, dict):
+        raise forms.FormInvalid({"": "the data must be a JSON object"})
     data = dict(data or {})
     if form_key:
         form = forms.get(session, form_key, None)

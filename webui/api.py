@@ -40,6 +40,16 @@ def _authenticate() -> Any:
     return None
 
 
+MAX_ID = 2**63 - 1  # the databases' BIGINT; larger ids cannot exist (and would overflow)
+
+
+@bp.url_value_preprocessor
+def _ids_in_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    for value in (values or {}).values():
+        if isinstance(value, int) and not 0 <= value <= MAX_ID:
+            abort(404)
+
+
 def _actor() -> Actor:
     return g.actor
 
@@ -136,6 +146,8 @@ def start_instance(key: str) -> Any:
     document_id = body.get("document_id")
     if document_id is not None and not isinstance(document_id, int):
         abort(400, "document_id must be a whole number")
+    if document_id is not None and not 0 <= document_id <= MAX_ID:
+        raise NotFound(f"no document with id {document_id}")
     with get_docroute().session() as s:
         instance = runtime.start_case(s, actor, key, data, document_id=document_id)
         return jsonify(instance_json(instance)), 201

@@ -36,8 +36,8 @@ def init_app(app: Flask) -> None:
 
 def _load_actor() -> Any:
     g.actor = None
-    if request.blueprint == "api":
-        return None  # the API authenticates with tokens only
+    if request.blueprint == "api" or request.path.startswith("/api/"):
+        return None  # the API authenticates with tokens only (and 404s in JSON, no redirect)
     user_id = session.get("user_id")
     if user_id is not None:
         with get_docroute().session() as s:
