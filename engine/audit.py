@@ -243,11 +243,13 @@ def _by_chain(stream: Any) -> Iterator[tuple[str, Iterator[Any]]]:
         pending = state["row"]
 
 
-def verify_case_chain(session: Session, instance_id: int) -> list[Problem]:
+def verify_case_chain(session: Session, instance_id: int,
+                      rows: list[Any] | None = None) -> list[Problem]:
     chain = history.case_chain(instance_id)
-    rows = session.scalars(select(Event).where(Event.chain == chain).order_by(Event.seq))
+    if rows is None:
+        rows = replay.case_event_rows(session, instance_id)
     head = session.get(ChainHead, chain)
-    return check_chain(chain, list(rows), (head.seq, head.hash) if head else None)[1]
+    return check_chain(chain, rows, (head.seq, head.hash) if head else None)[1]
 
 
 @dataclass(frozen=True)
@@ -274,11 +276,10 @@ class CaseVerification:
 
 
 def verify_case(session: Session, instance_id: int) -> CaseVerification:
-    problems = tuple(verify_case_chain(session, instance_id))
-    verdict = replay.verify(session, instance_id)
-    last = session.execute(select(Event.seq, Event.hash)
-                           .where(Event.chain == history.case_chain(instance_id))
-                           .order_by(Event.seq.desc()).limit(1)).first()
+    rows = replay.case_event_rows(session, instance_id)
+    problems = tuple(verify_case_chain(session, instance_id, rows))
+    verdict = replay.verify(session, instance_id, rows)
+    last = rows[-1] if rows else None
     return CaseVerification(instance_id, problems, verdict, last.hash if last else "",
                             last.seq if last else 0)
 
