@@ -89,8 +89,8 @@ def friendly_errors(schema: dict[str, Any], data: dict[str, Any],
         name = path.split("/")[0]
         field = properties.get(name)
         if field is None:
-            friendly[name or "_form"] = _("This form has changed since the page was "
-                                          "opened. Reload the page and try again.")
+            # A rule about the whole document (e.g. routing rules), not one of these fields.
+            friendly["_form"] = message
             continue
         friendly[name] = explain(field, data.get(name), name in data) or message
     return friendly

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from engine import DocrouteError, definitions, forms, history
 from engine.bpmn import CAMUNDA_NS, parse_xml
-from engine.models import Form, Instance, User
+from engine.models import Form, Instance
 
-from .views import choice_label, label, office_date, office_time
+from .views import choice_label, label, office_date, office_time, people_and_groups
 
 HIDDEN = {"case_id", "started_by", "document_id"}
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -127,7 +127,8 @@ def _form_keys(xml: str) -> dict[str, str]:
 
 
 def user_names(s: Session) -> dict[str, str]:
-    return {u: n for u, n in s.execute(select(User.username, User.name))}
+    """Usernames and group keys -> display names (the user's language for groups)."""
+    return people_and_groups(s)
 
 
 def is_opinion(sub: dict[str, Any]) -> bool:
@@ -140,7 +141,7 @@ def _show(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
 
         return _("Yes") if value else _("No")
     choices = sub.get("items", sub) if sub.get("type") == "array" else sub
-    if choices.get("x-choices", "").startswith("users"):
+    if choices.get("x-choices"):  # users, departments, groups, roles: show their names
         values = value if isinstance(value, list) else [value]
         return "、".join(names.get(str(v), str(v)) for v in values)
     if "enum" in choices:

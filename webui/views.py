@@ -40,7 +40,8 @@ KIND = {"incoming": lazy_gettext("Incoming document"),
 STATUS = {"running": lazy_gettext("In progress"), "completed": lazy_gettext("Closed"),
           "suspended": lazy_gettext("Suspended"), "terminated": lazy_gettext("Terminated"),
           "error": lazy_gettext("Needs attention"), "open": lazy_gettext("Open"),
-          "archived": lazy_gettext("Filed"), "closed": lazy_gettext("Closed")}
+          "archived": lazy_gettext("Filed"), "closed": lazy_gettext("Closed"),
+          "in_progress": lazy_gettext("In progress"), "returned": lazy_gettext("Returned")}
 EVENT = {"started": lazy_gettext("started the case"),
          "completed": lazy_gettext("completed"),
          "claimed": lazy_gettext("claimed"),
