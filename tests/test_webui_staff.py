@@ -393,3 +393,31 @@ def test_start_outgoing_draft(app: Flask) -> None:
     assert response.status_code == 302
     page = drafter.get(response.headers["Location"], follow_redirects=True).data.decode()
     assert "关于开展2026年度安全生产大检查的通知" in page
+
+
+@pytest.mark.parametrize(("field", "value", "zh", "en"), [
+    ({"type": "string", "minLength": 1}, "", "此项必填。", "Please fill in this field."),
+    ({"type": "string", "maxLength": 3}, "一二三四", "最多 3 个字（现为 4 个）。",
+     "Enter at most 3 characters (now 4)."),
+    ({"type": "string", "format": "date"}, "3/8/2026", "请填写日期，例如 2026-03-08。",
+     "Enter a date, for example 2026-03-08."),
+    ({"type": "string", "enum": ["read", "act"]}, "other", "请从选项中选择一项。",
+     "Choose one of the options."),
+    ({"type": "integer", "minimum": 1}, "x", "请填写整数。", "Enter a whole number."),
+    ({"type": "array", "minItems": 1, "items": {"type": "string"}}, [], "至少选择 1 项。",
+     "Choose at least 1."),
+])
+def test_field_errors_are_sentences_in_both_languages(field: dict[str, Any], value: Any,
+                                                      zh: str, en: str) -> None:
+    from flask_babel import Babel, force_locale
+
+    from webui.formdata import explain
+
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "webui" / "translations")
+    Babel(app)
+    with app.test_request_context():
+        with force_locale("zh"):
+            assert explain(field, value, True) == zh
+        with force_locale("en"):
+            assert explain(field, value, True) == en
