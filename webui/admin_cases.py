@@ -91,17 +91,18 @@ def case(case_id: int) -> Any:
                     if d.key == instance.definition.key
                     and d.version > instance.definition.version]
         plan = None
-        if versions and instance.status in ("running", "suspended"):
-            checked, _wf = admin.plan_migration(s, actor, case_id,
-                                                target_id or versions[0]["id"])
+        # Checking replays the whole history, so it runs only when asked for.
+        if target_id and versions and instance.status in ("running", "suspended"):
+            checked, _wf = admin.plan_migration(s, actor, case_id, target_id)
             plan = {"target_id": checked.target.id, "version": checked.target.version,
                     "possible": checked.possible,
                     "reasons": [refusal_text(r) for r in checked.reasons],
                     "waiting_at": checked.waiting_at}
         people = [{"username": u.username, "name": u.name}
                   for u in organisation.active_users(s)]
+    movable = bool(versions) and row["status"] in ("running", "suspended")
     return render_template("admin/case.html", case=row, tasks=tasks, events=events,
-                           versions=versions, plan=plan, people=people)
+                           versions=versions if movable else [], plan=plan, people=people)
 
 
 def _short(payload: str) -> str:

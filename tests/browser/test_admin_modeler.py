@@ -223,10 +223,12 @@ def test_admin_changes_the_incoming_process_in_the_browser(docroute: Docroute, s
     #    wait at the new task instead of 登记 and is refused with that reason; a case still
     #    waiting at 签收 moves, and then reaches the new task
     page.goto(f"{site}/admin/cases/{old_case}")  # type: ignore[attr-defined]
+    page.click("form.migrate-check button")  # type: ignore[attr-defined]
     refusal = page.inner_text(".problems")  # type: ignore[attr-defined]
     assert "“核对来文” (verify)" in refusal and "“登记” (register)" in refusal
     shoot(page, "case-refused-zh")
     page.goto(f"{site}/admin/cases/{waiting_case}")  # type: ignore[attr-defined]
+    page.click("form.migrate-check button")  # type: ignore[attr-defined]
     page.fill("form[action$='/migrate'] input[name=reason]", "新增核对环节")  # type: ignore[attr-defined]
     page.click("form[action$='/migrate'] button")  # type: ignore[attr-defined]
     page.wait_for_selector(".flash.success")  # type: ignore[attr-defined]
