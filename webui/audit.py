@@ -78,6 +78,14 @@ def event_label(type_: str, payload: dict[str, Any] | None = None) -> str:
 def init_app(app: Flask) -> None:
     app.before_request(_auditors_read_only)
     app.jinja_env.globals["audit_event_label"] = event_label
+    app.jinja_env.filters["audit_json"] = readable_json
+
+
+def readable_json(value: Any) -> str:
+    """A value as JSON with Chinese text left readable (Jinja's tojson escapes it)."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _request_actor() -> Actor | None:
