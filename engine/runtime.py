@@ -480,7 +480,9 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
     workflow = _workflow(session, instance)
     before = {(str(t.id), due) for t, due in projection.waiting_timers(workflow)}
     now = clock.now()
-    due = [(tid, at) for tid, at in before if at <= now]
+    # Strictly after: SpiffWorkflow's has_fired is ``due < now``; at ``due == now`` it would
+    # record a timer_fired event while the workflow does not move.
+    due = [(tid, at) for tid, at in before if at < now]
     if not due:
         CACHE.put(instance.id, instance.version, workflow)
         return False
