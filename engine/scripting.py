@@ -36,11 +36,12 @@ from RestrictedPython.Guards import (
     safe_builtins,
     safer_getattr,
 )
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
 
 from . import clock
-from .errors import ScriptError
+from .errors import DocrouteError, ScriptError
 
 SCRIPT_FILENAME = "<diagram script>"
 MAX_SEQUENCE = 1_000_000  # items or characters one repetition may build
@@ -300,6 +301,22 @@ class RestrictedEnvironment(TaskDataEnvironment):
         return json.dumps(services.call(operation_name, params, context), default=str)
 
 
+class _ScriptEngine(PythonScriptEngine):
+    """The stock engine with ``call_service``'s error path fixed.
+
+    SpiffWorkflow 3.2.0's ``call_service`` names an undefined ``script`` when the service
+    raises, so any operator error surfaced as a NameError and failed the whole request.
+    An operator's DocrouteError (e.g. ``CalendarMissing``) becomes a task error instead,
+    which the runtime records as the case's incident.
+    """
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except DocrouteError as error:
+            raise WorkflowTaskException(str(error), task=task, exception=error) from error
+
+
 def make_script_engine(timeout_seconds: float = 2.0) -> PythonScriptEngine:
-    return PythonScriptEngine(environment=RestrictedEnvironment(timeout_seconds))
+    return _ScriptEngine(environment=RestrictedEnvironment(timeout_seconds))
 
