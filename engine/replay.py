@@ -242,9 +242,11 @@ def _after(cursor: _Cursor, error: str | None) -> None:
     if error:
         cursor.incident = error
     if cursor.status != "suspended" or workflow.completed:
+        # Walking the task tree is the expensive part of a step: look for failed tasks
+        # only when the case is or was in error (a step without an exception adds none).
         if workflow.completed:
             cursor.status = "completed" if workflow.success else "terminated"
-        elif error or workflow.get_tasks(state=TaskState.ERROR):
+        elif error or (cursor.status == "error" and workflow.get_tasks(state=TaskState.ERROR)):
             cursor.status = "error"
         else:
             cursor.status = "running"
