@@ -53,9 +53,9 @@ class CaseFilter:
 def find_cases(session: Session, actor: Actor, flt: CaseFilter) -> list[Instance]:
     """Cases matching every given filter, newest first (up to the actor's clearance)."""
     require_admin(actor)
-    query: Select[tuple[Instance]] = (select(Instance).join(Definition)
-                                      .outerjoin(Document, Instance.document_id == Document.id)
-                                      .where(Instance.classification <= actor.clearance))
+    query: Select[Instance] = (select(Instance).join(Definition)
+                               .outerjoin(Document, Instance.document_id == Document.id)
+                               .where(Instance.classification <= actor.clearance))
     if flt.process:
         query = query.where(Definition.key == flt.process)
     if flt.version is not None:

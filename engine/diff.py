@@ -51,7 +51,7 @@ def _local(node: etree._Element) -> str:
 
 
 def _bpmn(node: etree._Element, local: str) -> list[etree._Element]:
-    return node.findall(f"{{{BPMN_NS}}}{local}")
+    return list(node.findall(f"{{{BPMN_NS}}}{local}"))
 
 
 def _text(node: etree._Element | None) -> str | None:
@@ -81,11 +81,12 @@ def _children(node: etree._Element) -> Iterator[etree._Element]:
 def _task_property(node: etree._Element, name: str) -> str | None:
     value = node.get(f"{{{CAMUNDA_NS}}}{name}")
     if value is not None:
-        return value
+        return str(value)
     for prop in node.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/"
                               f"{{{SPIFF_NS}}}property"):
         if prop.get("name") == name:
-            return prop.get("value")
+            found = prop.get("value")
+            return None if found is None else str(found)
     return None
 
 
