@@ -17,11 +17,12 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, event, exists, func, or_, select
+from sqlalchemy import String, and_, create_engine, event, exists, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from . import clock, forms, history, replay
@@ -189,6 +190,26 @@ def _check_head(chain: str, last_seq: int, last_hash: str, count: int,
 
 
 Progress = Callable[[int, int, int], None]  # (chains done, events done, chains in total)
+
+
+@contextmanager
+def reading(docroute: Any) -> Iterator[Session]:
+    """A session for a long read (verifying every chain) that never blocks writers.
+
+    docroute's SQLite engine starts every transaction with BEGIN IMMEDIATE (the write
+    lock); a plain pysqlite connection reads a WAL snapshot without it. PostgreSQL reads
+    never block writers, so the normal session is used there.
+    """
+    if docroute.engine.dialect.name != "sqlite":
+        with docroute.session() as session:
+            yield session
+        return
+    engine = create_engine(docroute.engine.url, connect_args={"timeout": 30})
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def verify_chains(session: Session, *, progress: Progress | None = None,

@@ -283,7 +283,7 @@ def audit_verify(quiet: bool) -> None:
                        f"({time.monotonic() - started:.0f} s)", err=True)
 
     try:
-        with _docroute().session() as session:
+        with audit_engine.reading(_docroute()) as session:
             report = audit_engine.verify_chains(session, progress=progress, every=10_000)
     except SQLAlchemyError as error:
         _fail(_database_problem(error))
