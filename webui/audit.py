@@ -8,7 +8,10 @@ would have handled it, except logging out and choosing a language.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+from collections import OrderedDict
 from datetime import date, datetime
 from typing import Any
 
@@ -258,16 +261,52 @@ def frames(instance_id: int) -> Any:
 
     with get_docroute().session() as s:
         _case(s, instance_id)
-        result = replay.replay(s, instance_id)
-        names = user_names(s)
-        used = sorted({f.definition_id for f in result.frames})
-        xml = {str(d): s.get(Definition, d).xml for d in used}
-    return jsonify({
-        "instance_id": instance_id, "events": result.events, "error": result.error,
-        "unknown_types": result.unknown_types, "definitions": xml,
-        "frames": [{**f.as_json(), "actor_name": names.get(f.actor, f.actor)}
-                   for f in result.frames],
-    })
+        rows = replay.case_event_rows(s, instance_id)
+        # Replay is a function of the events alone: a digest of every stored field of every
+        # event names the result (a direct edit of any row misses the cache).
+        digest = hashlib.sha256()
+        for row in rows:
+            digest.update("\x1f".join(str(v) for v in row).encode("utf-8"))
+        key = (str(get_docroute().engine.url), instance_id, digest.hexdigest())
+        body = _FRAMES.get(key)
+        if body is None:
+            result = replay.replay(s, instance_id, events=rows)
+            names = user_names(s)
+            used = sorted({f.definition_id for f in result.frames})
+            xml = {str(d): s.get(Definition, d).xml for d in used}
+            body = {
+                "instance_id": instance_id, "events": result.events, "error": result.error,
+                "unknown_types": result.unknown_types, "definitions": xml,
+                "frames": [{**f.as_json(), "actor_name": names.get(f.actor, f.actor)}
+                           for f in result.frames],
+            }
+            _FRAMES.put(key, body)
+    return jsonify(body)
+
+
+class _FrameCache:
+    """The last few cases' frames, so reopening a long case does not replay it again."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: tuple[Any, ...], body: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = body
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_FRAMES = _FrameCache()
 
 
 @bp.get("/cases/<int:instance_id>/export.json")
