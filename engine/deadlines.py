@@ -215,9 +215,9 @@ def _record(session: Session, instance_id: int, action: str, actor: str, row: De
     return view
 
 
-def start(session: Session, instance_id: int, name: str, *, kind: str, n: int,
-          start_on: date | str | None = None, target: int | None = None,
-          max_extension: int | None = None, actor: str = identity.SYSTEM_ACTOR,
+def start(session: Session, instance_id: int, name: str, *, kind: str, n: int | str,
+          start_on: date | str | None = None, target: int | str | None = None,
+          max_extension: int | str | None = None, actor: str = identity.SYSTEM_ACTOR,
           record: bool = True) -> DeadlineView:
     """Start a deadline of ``n`` ``kind`` units counted from ``start_on`` (default today).
 
@@ -296,7 +296,7 @@ def restart(session: Session, instance_id: int, name: str, *, on: date | str | N
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
 
 
-def extend(session: Session, instance_id: int, name: str, *, n: int, approver: str,
+def extend(session: Session, instance_id: int, name: str, *, n: int | str, approver: str,
            reason: str, on: date | str | None = None, actor: str = identity.SYSTEM_ACTOR,
            record: bool = True) -> DeadlineView:
     """Add ``n`` units to both dates, approved by ``approver`` for ``reason``.

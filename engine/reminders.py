@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 
 from sqlalchemy import or_, select
@@ -126,7 +126,7 @@ class _Days:
 
 
 def _office_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=clock.OFFICE_TZ).astimezone(clock.UTC)
+    return datetime.combine(day, time(0), tzinfo=clock.OFFICE_TZ).astimezone(UTC)
 
 
 def assess(due_at: datetime | None, urgency: str, now: datetime, notified: Mapping[str, str],

@@ -7,18 +7,30 @@ a tiny in-process SMTP server (a fake only at the outside edge).
 
 from __future__ import annotations
 
+import multiprocessing
 import socketserver
 import threading
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from engine import Docroute, clock, history, identity, reminders, runtime, workcalendar
+from engine import (
+    Docroute,
+    Settings,
+    clock,
+    history,
+    identity,
+    reminders,
+    runtime,
+    timers,
+    workcalendar,
+)
 from engine.definitions import SourceFile
 from engine.models import Document, Event, MailOutbox, Notification, Task, User
 from engine.notify import MailSettings, send_outbox
@@ -282,6 +294,46 @@ def test_a_missing_calendar_year_does_not_stop_reminders(
     run(docroute)
     assert level_of(docroute, case) == "blue"  # T-3 counted in calendar days, and logged
     assert "no working-day calendar for 2027" in caplog.text
+
+
+# --- two workers at once (PostgreSQL) ------------------------------------------------------
+
+
+def _pass_in_process(url: str, home: str, now: str, barrier: Any, results: Any) -> None:
+    """One reminder pass in its own OS process, with its own clock and engine."""
+    clock.set_default_clock(clock.ManualClock(datetime.fromisoformat(now)))
+    app = Docroute(Settings(home=Path(home), database_url=url))
+    try:
+        barrier.wait(timeout=60)
+        result, _ = timers.run_side_passes(app, ReminderPolicy(), None)
+        results.put(result.notifications if result else -1)
+    finally:
+        app.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgresql", marks=pytest.mark.postgres_only)], indirect=True)
+def test_two_workers_remind_exactly_once(docroute: Docroute, manual_clock: clock.ManualClock,
+                                         office: dict[str, identity.Actor], db_url: str,
+                                         tmp_path: Path) -> None:
+    manual_clock.set(at("2026-03-02", 8))
+    cases = [start(docroute, "2026-03-02") for _ in range(20)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    processes = [ctx.Process(target=_pass_in_process,
+                             args=(db_url, str(tmp_path), clock.now().isoformat(), barrier,
+                                   results)) for _ in range(2)]
+    for p in processes:
+        p.start()
+    counts = [results.get(timeout=240) for _ in processes]
+    for p in processes:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert sum(counts) == 40, counts  # 20 yellow reminders to each of rev1 and rev2
+    assert sorted(sent(docroute)) == sorted([("rev1", "yellow"), ("rev2", "yellow")] * 20)
+    with docroute.session() as s:
+        reminded = s.scalars(select(Event.instance_id).where(Event.type == "reminder")).all()
+    assert sorted(reminded) == sorted(cases)
 
 
 # --- notifications ---------------------------------------------------------------------------
