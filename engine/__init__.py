@@ -3,9 +3,9 @@
 Never imports Flask. The web UI, the CLI and workers call the names below.
 """
 
+from . import audit as _audit  # noqa: F401  (keeps every hash chain's head; engine/audit.py)
 from . import deadlines as _deadlines  # noqa: F401  (registers the deadline_* service operators)
 from . import documents as _documents  # noqa: F401  (registers document operators and sync)
-from . import audit as _audit  # noqa: F401  (keeps every hash chain's head; engine/audit.py)
 from .config import Settings
 from .errors import (
     Conflict,

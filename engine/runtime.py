@@ -8,11 +8,11 @@ the history events. The caller commits; any exception rolls all of it back.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -261,12 +261,11 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
         initial.update(document_id=document.id, **_document_data(document))
     start = workflow.get_next_task(state=TaskState.READY)
     start.data.update(initial)
-    event = history.append_case(session, instance.id, "started", actor.username, {
+    outcome = _run(session, instance, actor.username, workflow, lambda: None)
+    _step_event(session, instance, "started", actor.username, {
         "definition": definition.key, "version": definition.version, "data": initial,
         "document_id": document_id,
-    }, at=now)
-    outcome = _run(session, instance, actor.username, workflow, lambda: None)
-    _record_services(event, outcome)
+    }, outcome, at=now)
     _persist(session, instance, workflow, outcome, actor.username)
     return instance
 
@@ -299,19 +298,18 @@ def _document_data(document: Document) -> dict[str, Any]:
     return data
 
 
-def _record_services(event: Event, outcome: StepOutcome) -> None:
-    # Service results belong to the step's event, so replay can hand them back.
+def _step_event(session: Session, instance: Instance, type_: str, actor: str,
+                payload: dict[str, Any], outcome: StepOutcome, *, at: datetime,
+                **kwargs: Any) -> Event:
+    """Append the event of a step that has run, with its service results.
+
+    Written after the step (stamped with the time it started) so the service results can
+    be part of it: replay hands them back instead of running the operators again. Events
+    an operator wrote during the step stand before it; replay passes over them.
+    """
     if outcome.services:
-        payload = json.loads(event.payload)
-        payload["services"] = outcome.services
-        _rewrite_payload(event, payload)
-
-
-def _rewrite_payload(event: Event, payload: dict[str, Any]) -> None:
-    event.payload = history.canonical_json(payload)
-    event.hash = history.event_hash(event.prev_hash, event.chain, event.seq, event.type,
-                                    event.actor, event.at, event.task_id, event.task_name,
-                                    event.payload)
+        payload = {**payload, "services": outcome.services}
+    return history.append_case(session, instance.id, type_, actor, payload, at=at, **kwargs)
 
 
 # --- tasks ---------------------------------------------------------------------------------------
@@ -451,17 +449,16 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
     task = _spiff_task(workflow, row.id)
     if task is None or task.state != TaskState.READY:
         raise Conflict("this task is no longer open")
-    position = ordinal(workflow, task)
-    event = history.append_case(session, instance.id, "completed", actor.username, {
-        "spec": task.task_spec.name, "ordinal": position, "data": clean,
-    }, task_id=row.id, task_name=row.name)
+    position, spec_name, started = ordinal(workflow, task), task.task_spec.name, clock.now()
 
     def act() -> None:
         task.data.update(clean)
         task.run()
 
     outcome = _run(session, instance, actor.username, workflow, act)
-    _record_services(event, outcome)
+    _step_event(session, instance, "completed", actor.username, {
+        "spec": spec_name, "ordinal": position, "data": clean,
+    }, outcome, at=started, task_id=row.id, task_name=row.name)
     _persist(session, instance, workflow, outcome, actor.username)
     return instance
 
@@ -486,9 +483,6 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
     if not due:
         CACHE.put(instance.id, instance.version, workflow)
         return False
-    event = history.append_case(session, instance.id, "timer_fired", actor,
-                                {"timers": sorted(tid for tid, _ in due)}, at=now)
-
     def act() -> None:
         workflow.refresh_timers()
 
@@ -499,7 +493,8 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
             break
         more = _run(session, instance, actor, workflow, workflow.refresh_timers)
         outcome = StepOutcome(outcome.services + more.services, more.incident)
-    _record_services(event, outcome)
+    _step_event(session, instance, "timer_fired", actor,
+                {"timers": sorted(tid for tid, _ in due)}, outcome, at=now)
     _persist(session, instance, workflow, outcome, actor)
     return True
 
@@ -513,15 +508,15 @@ def retry(session: Session, instance_id: int, actor: Actor, reason: str) -> Inst
         raise Conflict("this case has no incident to retry")
     workflow = _workflow(session, instance)
     failed = workflow.get_tasks(state=TaskState.ERROR)
-    event = history.append_case(session, instance.id, "retried", actor.username,
-                                {"reason": reason, "tasks": [t.task_spec.name for t in failed]})
+    failed_specs, started = [t.task_spec.name for t in failed], clock.now()
 
     def act() -> None:
         for task in failed:
             workflow.reset_from_task_id(task.id)
 
     outcome = _run(session, instance, actor.username, workflow, act)
-    _record_services(event, outcome)
+    _step_event(session, instance, "retried", actor.username,
+                {"reason": reason, "tasks": failed_specs}, outcome, at=started)
     instance.status = "running"
     _persist(session, instance, workflow, outcome, actor.username)
     return instance
