@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -76,12 +77,19 @@ def serve(host: str, port: int, no_scheduler: bool) -> None:
             scheduler.shutdown()
 
 
-def _start_scheduler(app: Docroute) -> Any:
+def _mail() -> Any:
+    from engine import notify
+
     try:
-        from engine import timers
-    except ImportError:
-        return None
-    scheduler = timers.Scheduler(app)
+        return notify.MailSettings.from_env(os.environ)
+    except ValueError as error:
+        _fail(str(error))
+
+
+def _start_scheduler(app: Docroute) -> Any:
+    from engine import timers
+
+    scheduler = timers.Scheduler(app, mail=_mail())
     scheduler.start()
     return scheduler
 
@@ -92,7 +100,7 @@ def worker(once: bool) -> None:
     """Run the timer scheduler alone (several workers may share one PostgreSQL)."""
     from engine import timers
 
-    count = timers.run_worker(_docroute(), once=once)
+    count = timers.run_worker(_docroute(), once=once, mail=_mail())
     if once:
         click.echo(f"fired {count} case(s)")
 
