@@ -85,19 +85,9 @@ def open_tasks(session: Session, instance_id: int) -> list[Task]:
 
 def _locked(session: Session, actor: Actor, instance_id: int) -> Instance:
     require_admin(actor)
-    instance = db_lock(session, instance_id)
+    instance = runtime.lock_case(session, instance_id)
     if not actor.may_see(instance.classification):
         raise NotFound(f"no case with id {instance_id}")
-    return instance
-
-
-def db_lock(session: Session, instance_id: int) -> Instance:
-    from . import db
-
-    instance = db.lock_instance(session, instance_id)
-    if instance is None:
-        raise NotFound(f"no case with id {instance_id}")
-    session.refresh(instance)
     return instance
 
 
@@ -164,7 +154,7 @@ def terminate(session: Session, actor: Actor, instance_id: int, reason: str) -> 
     workflow.cancel()
     instance.ended_at = clock.now()  # so the step below does not record a second end event
     instance.status = "terminated"
-    runtime._persist(session, instance, workflow, runtime.StepOutcome([], None), actor.username)
+    runtime.persist(session, instance, workflow, runtime.StepOutcome([], None), actor.username)
     return instance
 
 
@@ -255,7 +245,7 @@ def deactivate_user(session: Session, actor: Actor, username: str, reason: str,
                        f"no group to return to: {names}. Name a successor.")
     handed: list[Handover] = []
     for row in rows:
-        instance = db_lock(session, row.instance_id)
+        instance = runtime.lock_case(session, row.instance_id)
         _hand_over(session, actor, instance, row, successor, reason)
         handed.append(Handover(row.id, row.name, row.instance_id, row.assignee))
     user.active = False
@@ -509,7 +499,7 @@ def migrate(session: Session, actor: Actor, instance_id: int, reason: str,
     pinned = dict(instance.form_versions or {})
     newest = forms.latest_versions(session, definitions.form_keys(session, plan.target))
     instance.form_versions = {**newest, **{k: v for k, v in pinned.items() if k in newest}}
-    runtime._persist(session, instance, workflow, runtime.StepOutcome([], None),
+    runtime.persist(session, instance, workflow, runtime.StepOutcome([], None),
                      actor.username)
     _restore_claims(session, instance, workflow, claims)
     return instance

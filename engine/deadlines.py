@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, db, history, identity, workcalendar
+from . import clock, history, identity, runtime, workcalendar
 from .errors import Conflict, DocrouteError, NotFound
 from .models import Deadline
 from .services import ServiceCall, operator
@@ -199,11 +199,6 @@ def _row(session: Session, instance_id: int, name: str) -> Deadline:
     return row
 
 
-def _lock(session: Session, instance_id: int) -> None:
-    if db.lock_instance(session, instance_id) is None:
-        raise NotFound(f"no case with id {instance_id}")
-
-
 def _record(session: Session, instance_id: int, action: str, actor: str, row: Deadline,
             extra: dict[str, Any], record: bool) -> DeadlineView:
     row.updated_at = clock.now()
@@ -232,7 +227,7 @@ def start(session: Session, instance_id: int, name: str, *, kind: str, n: int | 
         raise DocrouteError("the internal target must not be later than the legal period")
     cap = None if max_extension in (None, "") else _whole(max_extension, "the extension cap", 0)
     if record:
-        _lock(session, instance_id)
+        runtime.lock_case(session, instance_id)
     existing = session.scalar(select(Deadline.id).where(Deadline.instance_id == instance_id,
                                                         Deadline.name == name))
     if existing is not None:
@@ -251,7 +246,7 @@ def pause(session: Session, instance_id: int, name: str, *, on: date | str | Non
           ) -> DeadlineView:
     """Stop the clock from ``on`` (default today); the due dates move when it resumes."""
     if record:
-        _lock(session, instance_id)
+        runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     if row.status != "running":
         raise Conflict(f"the deadline {name!r} is {row.status}, not running")
@@ -263,7 +258,7 @@ def resume(session: Session, instance_id: int, name: str, *, on: date | str | No
            actor: str = identity.SYSTEM_ACTOR, record: bool = True) -> DeadlineView:
     """Start the clock again on ``on`` (default today), adding the paused units back."""
     if record:
-        _lock(session, instance_id)
+        runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     if row.status != "paused" or row.paused_on is None:
         raise Conflict(f"the deadline {name!r} is not paused")
@@ -283,7 +278,7 @@ def restart(session: Session, instance_id: int, name: str, *, on: date | str | N
             ) -> DeadlineView:
     """Count the period again from the new receipt date ``on`` (补正: not a pause)."""
     if record:
-        _lock(session, instance_id)
+        runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     if row.status == "closed":
         raise Conflict(f"the deadline {name!r} is closed")
@@ -307,7 +302,7 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str, appro
     if not str(approver or "").strip() or not str(reason or "").strip():
         raise DocrouteError("an extension needs the approver and the reason")
     if record:
-        _lock(session, instance_id)
+        runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     day = _day(on, "the extension day")
     if row.status == "closed":
@@ -331,7 +326,7 @@ def close(session: Session, instance_id: int, name: str, *, on: date | str | Non
           actor: str = identity.SYSTEM_ACTOR, record: bool = True) -> DeadlineView:
     """Stop the deadline for good (the case answered on ``on``); ``met`` tells if in time."""
     if record:
-        _lock(session, instance_id)
+        runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     if row.status == "closed":
         raise Conflict(f"the deadline {name!r} is already closed")

@@ -90,7 +90,8 @@ def _drop_pending(session: Session) -> None:
 # --- loading -------------------------------------------------------------------------------
 
 
-def _lock(session: Session, instance_id: int) -> Instance:
+def lock_case(session: Session, instance_id: int) -> Instance:
+    """The case row, locked for this transaction and freshly read; NotFound if absent."""
     instance = db.lock_instance(session, instance_id)
     if instance is None:
         raise NotFound(f"no case with id {instance_id}")
@@ -157,8 +158,9 @@ def _status(workflow: BpmnWorkflow, incident: str | None) -> str:
     return "running"
 
 
-def _persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
-             outcome: StepOutcome, actor: str) -> list[Task]:
+def persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
+            outcome: StepOutcome, actor: str) -> list[Task]:
+    """Write a step's result: state, status, incident, projection, timers, end event."""
     if instance.status != "suspended" or workflow.completed:
         instance.status = _status(workflow, outcome.incident)
     if outcome.incident:
@@ -266,7 +268,7 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
         "definition": definition.key, "version": definition.version, "data": initial,
         "document_id": document_id,
     }, outcome, at=now)
-    _persist(session, instance, workflow, outcome, actor.username)
+    persist(session, instance, workflow, outcome, actor.username)
     return instance
 
 
@@ -348,7 +350,7 @@ def can_see_task(row: Task, actor: Actor) -> bool:
 
 def _open_task(session: Session, task_id: str, actor: Actor) -> tuple[Instance, Task]:
     row = get_task_row(session, task_id, actor)
-    instance = _lock(session, row.instance_id)
+    instance = lock_case(session, row.instance_id)
     row = get_task_row(session, task_id, actor)  # re-read under the lock
     if instance.status == "suspended":
         raise Conflict("this case is suspended; no task can be worked on until it resumes")
@@ -459,7 +461,7 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
     _step_event(session, instance, "completed", actor.username, {
         "spec": spec_name, "ordinal": position, "data": clean,
     }, outcome, at=started, task_id=row.id, task_name=row.name)
-    _persist(session, instance, workflow, outcome, actor.username)
+    persist(session, instance, workflow, outcome, actor.username)
     return instance
 
 
@@ -471,7 +473,7 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
 
     Returns True when the case moved. The caller has claimed the case's due timer rows.
     """
-    instance = _lock(session, instance_id)
+    instance = lock_case(session, instance_id)
     if instance.status != "running":
         return False
     workflow = _workflow(session, instance)
@@ -495,7 +497,7 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
         outcome = StepOutcome(outcome.services + more.services, more.incident)
     _step_event(session, instance, "timer_fired", actor,
                 {"timers": sorted(tid for tid, _ in due)}, outcome, at=now)
-    _persist(session, instance, workflow, outcome, actor)
+    persist(session, instance, workflow, outcome, actor)
     return True
 
 
@@ -503,7 +505,7 @@ def retry(session: Session, instance_id: int, actor: Actor, reason: str) -> Inst
     """Run a case's failed script tasks again (after an administrator fixed the cause)."""
     if not actor.is_admin:
         raise NotAllowed("only administrators can retry a case")
-    instance = _lock(session, instance_id)
+    instance = lock_case(session, instance_id)
     if instance.status != "error":
         raise Conflict("this case has no incident to retry")
     workflow = _workflow(session, instance)
@@ -518,7 +520,7 @@ def retry(session: Session, instance_id: int, actor: Actor, reason: str) -> Inst
     _step_event(session, instance, "retried", actor.username,
                 {"reason": reason, "tasks": failed_specs}, outcome, at=started)
     instance.status = "running"
-    _persist(session, instance, workflow, outcome, actor.username)
+    persist(session, instance, workflow, outcome, actor.username)
     return instance
 
 
