@@ -417,7 +417,7 @@ def replay(session: Session, instance_id: int, upto: int | None = None, *,
         if kind == "unknown" and event.type not in result.unknown_types:
             result.unknown_types.append(event.type)
         result.events, result.last_hash = index, event.hash
-        if frames and cursor.workflow is not None and cursor.definition is not None:
+        if frames:
             previous = _frame(index, event, payload, kind, cursor, previous)
             result.frames.append(previous)
     result.workflow, result.definition = cursor.workflow, cursor.definition
@@ -426,21 +426,28 @@ def replay(session: Session, instance_id: int, upto: int | None = None, *,
 
 def _frame(index: int, event: Any, payload: dict[str, Any], kind: str, cursor: _Cursor,
            previous: Frame | None) -> Frame:
-    assert cursor.workflow is not None and cursor.definition is not None
     # Only a state event changes what the diagram and the data show; reuse the last view.
-    if kind == "state" or previous is None:
+    if cursor.workflow is None or cursor.definition is None:
+        # An event an operator wrote during the first step stands before ``started``.
+        data: dict[str, Any] = {}
+        marks: dict[str, list[str]] = {"completed": [], "active": [], "path": [],
+                                       "incidents": []}
+        definition_id = cursor.instance.definition_id
+    elif kind == "state" or previous is None:
         data = case_data(cursor.workflow)
         marks = markers(cursor.workflow, cursor.definition.xml)
     else:
         data = previous.data
         marks = {"completed": previous.completed, "active": previous.active,
                  "path": previous.path, "incidents": previous.incidents}
+    if cursor.definition is not None:
+        definition_id = cursor.definition.id
     shown = {k: v for k, v in payload.items() if k != "services"}
     if payload.get("services"):
         shown["services"] = [{"service": s.get("service"), "result": s.get("result")}
                              for s in payload["services"]]
     return Frame(index, event.seq, event.type, event.actor, event.at, event.task_id,
-                 event.task_name, shown, kind, cursor.definition.id, cursor.status, data,
+                 event.task_name, shown, kind, definition_id, cursor.status, data,
                  marks["completed"], marks["active"], marks["path"], marks["incidents"],
                  cursor.incident if kind == "state" else None)
 
