@@ -59,6 +59,17 @@ USERS = [
     ("huangmin", "黄敏", "督查员", ["general_office", "supervision_officers"], "confidential"),
     ("guoyan", "郭燕", "信息公开专员", ["general_office", "disclosure_officers"], "none"),
     ("mali", "马丽", "档案员", ["general_office", "archivists"], "secret"),
+    ("jiangli", "江丽", "保密员", ["general_office", "confidentiality_officers"], "secret"),
+    ("dengyu", "邓宇", "机要员", ["general_office", "confidential_clerks"], "secret"),
+    # One handler in every other unit, so work routed to any department has someone.
+    ("qianjun", "钱军", "发财局承办人", ["dev_finance", "handlers"], "none"),
+    ("fengtao", "冯涛", "经服局承办人", ["economic_services", "handlers"], "none"),
+    ("yanghui", "杨慧", "党群部承办人", ["party_affairs", "handlers"], "none"),
+    ("hexin", "何欣", "社会事务局承办人", ["social_affairs", "handlers"], "none"),
+    ("luobin", "罗斌", "生态执法局承办人", ["eco_enforcement", "handlers"], "none"),
+    ("songjie", "宋洁", "葵涌办事处承办人", ["kuichong_office", "handlers"], "none"),
+    ("tangwei", "唐伟", "大鹏办事处承办人", ["dapeng_office", "handlers"], "none"),
+    ("xiaoya", "萧雅", "南澳办事处承办人", ["nanao_office", "handlers"], "none"),
 ]
 
 # Extra seeding steps (demo documents and cases) register here, in order.
@@ -73,13 +84,15 @@ def seed_organisation(session: Session) -> bool:
         identity.add_group(session, key, name, name_en=name_en, kind="department")
     for key, name, name_en in ROLES:
         identity.add_group(session, key, name, name_en=name_en, kind="role")
+    # The demo password is public; hashing it once (salted) keeps seeding quick.
+    hashed = identity.hash_password(PASSWORD)
     for username, name, title, groups, clearance in USERS:
         identity.add_user(session, username, name, PASSWORD, groups=groups,
-                          clearance=clearance, title=title)
+                          clearance=clearance, title=title, password_hash=hashed)
     identity.add_user(session, "admin", "系统管理员", PASSWORD, clearance="top_secret",
-                      is_admin=True, title="系统管理员")
+                      is_admin=True, title="系统管理员", password_hash=hashed)
     identity.add_user(session, "auditor", "审计员", PASSWORD, clearance="secret",
-                      is_auditor=True, title="审计员")
+                      is_auditor=True, title="审计员", password_hash=hashed)
     return True
 
 

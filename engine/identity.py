@@ -66,7 +66,9 @@ def hash_password(password: str) -> str:
 
 def add_user(session: Session, username: str, name: str, password: str, *,
              groups: Iterable[str] = (), clearance: str = "none", is_admin: bool = False,
-             is_auditor: bool = False, title: str = "", actor: str = SYSTEM_ACTOR) -> User:
+             is_auditor: bool = False, title: str = "", actor: str = SYSTEM_ACTOR,
+             password_hash: str | None = None) -> User:
+    """Add a user; ``password_hash`` (already hashed) spares hashing ``password`` again."""
     username = username.strip()
     if not username or not username.replace("_", "").replace(".", "").isalnum():
         raise DocrouteError("a username is letters, digits, '.' and '_' only")
@@ -74,7 +76,8 @@ def add_user(session: Session, username: str, name: str, password: str, *,
         raise DocrouteError("a password needs at least 8 characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict(f"the user {username!r} already exists")
-    user = User(username=username, name=name or username, password_hash=hash_password(password),
+    user = User(username=username, name=name or username,
+                password_hash=password_hash or hash_password(password),
                 clearance=clearance_level(clearance), is_admin=is_admin, is_auditor=is_auditor,
                 title=title, created_at=clock.now())
     user.groups = [get_group(session, key) for key in groups]
