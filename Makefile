@@ -11,7 +11,7 @@ run: setup
 
 test: setup browser-deps
 	DOCROUTE_TEST_POSTGRES_URL=$${DOCROUTE_TEST_POSTGRES_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
-		.venv/bin/pytest -q --durations=25
+		.venv/bin/pytest -q -n 2 --dist loadfile --durations=25
 
 setup: $(STAMP) frontend
 	.venv/bin/pybabel compile -d webui/translations -f
