@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import Docroute, Settings, clock, demo, runtime, workcalendar
-from engine.models import Document, Draft, Task, User
+from engine.models import Document, Draft, Instance, Task, User
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -421,3 +421,21 @@ def test_field_errors_are_sentences_in_both_languages(field: dict[str, Any], val
             assert explain(field, value, True) == zh
         with force_locale("en"):
             assert explain(field, value, True) == en
+
+
+def test_document_page_shows_legal_deadline_and_internal_target(app: Flask,
+                                                                 shipped: Docroute) -> None:
+    from engine import deadlines
+
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        instance = s.scalars(select(Instance).order_by(Instance.id.desc())).first()
+        deadlines.start(s, instance.id, "答复期限", kind="workdays", n=20,
+                        start_on="2026-09-28", target=15)
+        deadlines.pause(s, instance.id, "答复期限", on="2026-10-09")
+        document_id = instance.document_id
+    page = clerk.get(f"/documents/{document_id}").get_data(as_text=True)
+    assert "法定期限" in page and "内部目标" in page
+    assert "2026年10月30日" in page  # 20 working days after 2026-09-28 (National Day)
+    assert "暂停计时" in page

@@ -15,7 +15,16 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from engine import Actor, DocrouteError, FormInvalid, NotAllowed, NotFound, clock, runtime
+from engine import (
+    Actor,
+    DocrouteError,
+    FormInvalid,
+    NotAllowed,
+    NotFound,
+    clock,
+    deadlines,
+    runtime,
+)
 from engine import attachments as files
 from engine.models import Attachment, Document, Event, Instance, Task, TaskGroup
 
@@ -160,6 +169,7 @@ def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
             "version": instance.definition.version, "started_at": instance.started_at,
             "ended_at": instance.ended_at, "timeline": case_timeline(s, instance),
             "diagram": diagram_state(s, instance),
+            "deadlines": deadlines.list_for_case(s, instance.id),
             "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at,
                             "who": names.get(t.assignee, t.assignee) if t.assignee else
                             "、".join(names.get(g, g) for g in t.candidate_groups or [])}
