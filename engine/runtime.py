@@ -22,7 +22,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, db, definitions, forms, history, identity, projection, spiff
+from . import clock, db, definitions, drafts, forms, history, identity, projection, spiff
 from .errors import Conflict, DocrouteError, NotAllowed, NotFound
 from .identity import Actor
 from .models import Definition, Document, Event, Instance, Task
@@ -461,6 +461,7 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
     _step_event(session, instance, "completed", actor.username, {
         "spec": spec_name, "ordinal": position, "data": clean,
     }, outcome, at=started, task_id=row.id, task_name=row.name)
+    drafts.discard(session, row.id)
     persist(session, instance, workflow, outcome, actor.username)
     return instance
 

@@ -15,8 +15,17 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import Actor, Conflict, DocrouteError, FormInvalid, NotFound, clock, runtime
-from engine.models import Draft, Instance, Task
+from engine import (
+    Actor,
+    Conflict,
+    DocrouteError,
+    FormInvalid,
+    NotFound,
+    clock,
+    drafts,
+    runtime,
+)
+from engine.models import Instance, Task
 
 from . import get_docroute
 from .auth import current_actor, staff_required
@@ -37,16 +46,12 @@ def decision_options(schema: dict[str, Any]) -> tuple[bool, list[Any]]:
     return RETURN_VALUE in values, [v for v in values if v != RETURN_VALUE]
 
 
-def _draft(s: Session, actor: Actor, task_id: str) -> Draft | None:
-    return s.get(Draft, (actor.id, task_id))
-
-
 def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
           errors: dict[str, str]) -> dict[str, Any]:
     instance = s.get(Instance, row.instance_id)
     schema = runtime.task_form(s, instance, row)
     can_return, other_decisions = decision_options(schema)
-    draft = _draft(s, actor, row.id)
+    draft = drafts.get(s, actor, row.id)
     return {
         "task": row, "instance": instance, "schema": schema, "values": values,
         "errors": errors, "document": document_view(instance.document),
@@ -71,7 +76,7 @@ def task(task_id: str) -> Any:
         with get_docroute().session() as s:
             row = _load(s, actor, task_id)
             values = runtime.task_data(s, row)
-            draft = _draft(s, actor, task_id)
+            draft = drafts.get(s, actor, task_id)
             if draft is not None:
                 values.update(draft.data)
             return render_template("inbox/task.html", **_page(s, actor, row, values, {}))
@@ -102,11 +107,7 @@ def submit(task_id: str) -> Any:
 
 
 def _save_draft(s: Session, actor: Actor, row: Task, data: dict[str, Any]) -> Any:
-    draft = _draft(s, actor, row.id)
-    if draft is None:
-        s.add(Draft(user_id=actor.id, task_id=row.id, data=data, saved_at=clock.now()))
-    else:
-        draft.data, draft.saved_at = data, clock.now()
+    drafts.save(s, actor, row.id, data)
     flash(_("Draft saved. Only you can see it until you submit."), "success")
     return redirect(url_for("tasks.task", task_id=row.id))
 
@@ -118,7 +119,6 @@ def _complete(actor: Actor, task_id: str, schema: dict[str, Any], data: dict[str
             row = _load(s, actor, task_id)
             name, instance_id = row.name, row.instance_id
             runtime.complete(s, task_id, actor, data)
-            s.execute(Draft.__table__.delete().where(Draft.task_id == task_id))
             following = _next_task(s, actor, instance_id)
     except FormInvalid as error:
         return _invalid(actor, task_id, schema, data, error)
