@@ -29,7 +29,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from engine import Actor, audit, clock, identity, replay, runtime
+from engine import Actor, audit, clock, replay, runtime
 from engine.audit import CaseSearch
 
 from . import get_docroute
@@ -95,13 +95,11 @@ def _request_actor() -> Actor | None:
     actor = g.get("actor")
     if actor is not None or not request.path.startswith("/api/"):
         return actor
-    # The API authenticates in its own blueprint hook, after this one: read the token here.
-    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    with get_docroute().session() as s:
-        user = identity.user_for_token(s, token.strip())
-        return Actor.of(user) if user is not None else None
+    # The API authenticates in its own blueprint hook, after this one; both share one
+    # token lookup per request.
+    from .api import bearer_actor
+
+    return bearer_actor()
 
 
 def _auditors_read_only() -> Any:
