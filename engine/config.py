@@ -47,4 +47,10 @@ class Settings:
                 except ValueError:
                     raise ValueError(
                         f"{key} must be a whole number of bytes, not {env[key]!r}") from None
+        if env.get("DOCROUTE_SCRIPT_TIMEOUT_SECONDS"):
+            try:
+                kwargs["script_timeout_seconds"] = float(env["DOCROUTE_SCRIPT_TIMEOUT_SECONDS"])
+            except ValueError:
+                raise ValueError("DOCROUTE_SCRIPT_TIMEOUT_SECONDS must be a number of seconds, "
+                                 f"not {env['DOCROUTE_SCRIPT_TIMEOUT_SECONDS']!r}") from None
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -34,17 +34,15 @@ from RestrictedPython.Guards import (
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
     safe_builtins,
-    safer_getattr,
 )
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
 
-from . import clock
+from . import clock, scriptlimits
 from .errors import DocrouteError, ScriptError
 
 SCRIPT_FILENAME = "<diagram script>"
-MAX_SEQUENCE = 1_000_000  # items or characters one repetition may build
 # Builtins a diagram must never name: refused at deploy time with a clear reason (at run
 # time they are simply absent from the namespace, so a script fails with a NameError).
 FORBIDDEN_NAMES = frozenset({
@@ -57,37 +55,30 @@ class ScriptTimeout(ScriptError):
     pass
 
 
-def _guarded_mul(a: Any, b: Any) -> Any:
-    # ``'a' * 10**9`` would exhaust memory in one bytecode, out of the time limit's reach.
-    for seq, count in ((a, b), (b, a)):
-        if (isinstance(seq, str | bytes | list | tuple) and isinstance(count, int)
-                and len(seq) * count > MAX_SEQUENCE):
-            raise ScriptError("a script tried to build a sequence that is too large")
-    return a * b
-
-
-def _guarded_pow(a: Any, b: Any, mod: Any = None) -> Any:
-    if mod is not None:
-        return pow(a, b, mod)  # modular: the result is smaller than mod
-    if isinstance(b, int) and isinstance(a, int) and abs(a) > 1 and b > 4096:
-        raise ScriptError("a script tried to compute a number that is too large")
-    return a**b
-
-
-def _guarded_range(*args: int) -> range:
-    # ``list(range(10**10))`` would exhaust memory inside one C call.
-    result = range(*args)
-    if len(result) > MAX_SEQUENCE:
-        raise ScriptError("a script tried to build a sequence that is too large")
-    return result
+_OPERATOR_GUARDS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_",
+                    ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 
 
 class _Policy(RestrictingNodeTransformer):
-    """RestrictedPython's rules, plus ``*`` and ``**`` through size guards."""
+    """RestrictedPython's rules, plus the operators that can grow a value through size
+    guards (engine/scriptlimits.py), and f-string widths checked at compile time."""
+
+    def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.AST:
+        spec = node.format_spec
+        if spec is not None:
+            parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+            if not all(isinstance(p, ast.Constant) for p in parts):
+                self.error(node, "a format width must be written out, not computed")
+            else:
+                problem = scriptlimits.check_format_spec(
+                    "".join(str(p.value) for p in parts if isinstance(p, ast.Constant)))
+                if problem:
+                    self.error(node, problem)
+        return self.node_contents_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
-        guard = {ast.Mult: "_mul_", ast.Pow: "_pow_"}.get(type(node.op))
+        guard = _OPERATOR_GUARDS.get(type(node.op))
         if guard is None:
             return node
         call = ast.Call(func=ast.Name(id=guard, ctx=ast.Load()), args=[node.left, node.right],
@@ -97,13 +88,13 @@ class _Policy(RestrictingNodeTransformer):
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     operations: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b,
+        "+=": scriptlimits.add,
         "-=": lambda a, b: a - b,
-        "*=": _guarded_mul,
-        "**=": _guarded_pow,
+        "*=": scriptlimits.mul,
+        "**=": scriptlimits.power,
         "/=": lambda a, b: a / b,
         "//=": lambda a, b: a // b,
-        "%=": lambda a, b: a % b,
+        "%=": scriptlimits.modulo,
         "|=": lambda a, b: a | b,
         "&=": lambda a, b: a & b,
     }
@@ -119,9 +110,11 @@ def _builtins() -> dict[str, Any]:
     allowed.update(
         {
             "list": list, "dict": dict, "set": set, "tuple": tuple, "frozenset": frozenset,
-            "sum": sum, "min": min, "max": max, "sorted": sorted, "any": any, "all": all,
+            "sum": scriptlimits.safe_sum, "min": min, "max": max, "sorted": sorted,
+            "any": any, "all": all,
             "enumerate": enumerate, "zip": zip, "map": map, "filter": filter,
-            "reversed": reversed, "len": len, "range": _guarded_range, "pow": _guarded_pow,
+            "reversed": reversed, "len": len, "range": scriptlimits.bounded_range,
+            "pow": scriptlimits.power,
         }
     )
     return allowed
@@ -133,21 +126,27 @@ _BUILTINS = _builtins()
 def _guards() -> dict[str, Any]:
     return {
         "__builtins__": _BUILTINS,
-        "_getattr_": safer_getattr,
+        "_getattr_": scriptlimits.guarded_getattr,
         "_getitem_": default_guarded_getitem,
         "_getiter_": default_guarded_getiter,
         "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
         "_unpack_sequence_": guarded_unpack_sequence,
         "_write_": full_write_guard,
         "_inplacevar_": _inplacevar,
-        "_mul_": _guarded_mul,
-        "_pow_": _guarded_pow,
+        "_add_": scriptlimits.add,
+        "_mul_": scriptlimits.mul,
+        "_pow_": scriptlimits.power,
+        "_lshift_": scriptlimits.lshift,
+        "_mod_": scriptlimits.modulo,
         "_print_": None,
         "_apply_": lambda f, *a, **kw: f(*a, **kw),
     }
 
 
 GUARD_NAMES = frozenset(_guards())
+
+
+_MATH = scriptlimits.math_module()
 
 
 def _helpers() -> dict[str, Any]:
@@ -160,7 +159,7 @@ def _helpers() -> dict[str, Any]:
         "date": date,
         "datetime": datetime,
         "timedelta": timedelta,
-        "math": math,
+        "math": _MATH,
         "parse_date": lambda s: date.fromisoformat(str(s)[:10]),
         "parse_datetime": lambda s: datetime.fromisoformat(str(s)),
     }
@@ -315,6 +314,11 @@ class _ScriptEngine(PythonScriptEngine):
             return self.environment.call_service(task.data, **kwargs)
         except DocrouteError as error:
             raise WorkflowTaskException(str(error), task=task, exception=error) from error
+
+
+def set_timeout(engine: PythonScriptEngine, seconds: float) -> None:
+    """Apply ``Settings.script_timeout_seconds`` to a script engine made here."""
+    engine.environment.timeout_seconds = seconds
 
 
 def make_script_engine(timeout_seconds: float = 2.0) -> PythonScriptEngine:

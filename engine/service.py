@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from . import db, definitions, forms, identity, workcalendar
+from . import db, definitions, forms, identity, runtime, scripting, workcalendar
 from .config import Settings
 from .definitions import DeployResult, SourceFile
 
@@ -25,6 +25,7 @@ class Docroute:
             settings.home.mkdir(parents=True, exist_ok=True)
         self.engine = db.make_engine(settings.db_url)
         self.sessions = db.make_sessionmaker(self.engine)
+        scripting.set_timeout(runtime.SCRIPT_ENGINE, settings.script_timeout_seconds)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
