@@ -19,7 +19,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from . import clock, history
+from . import clock, history, reachability
 from .bpmn import (
     BPMN_NS,
     CAMUNDA_NS,
@@ -181,6 +181,8 @@ def _static_problems(tree: etree._ElementTree, name: str, form_exists: FormExist
             f".//{{{BPMN_NS}}}endEvent"
         ):
             add(process, "the process has no end event, so its cases could never finish")
+    for node, message in reachability.dead_loops(root):
+        add(node, message)
     for node in root.iter(f"{{{BPMN_NS}}}userTask"):
         problems.extend(_user_task_problems(node, name, form_exists))
     for node in root.iter(f"{{{BPMN_NS}}}script"):

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock, db, definitions, drafts, forms, history, identity, projection, spiff
-from .errors import Conflict, DocrouteError, NotAllowed, NotFound
+from .errors import Conflict, DocrouteError, NotAllowed, NotFound, Problem, WorkflowInvalid
 from .identity import Actor
 from .models import Definition, Document, Event, Instance, Task
 from .scripting import make_script_engine
@@ -133,7 +133,18 @@ def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflo
             workflow.do_engine_steps()
         except (SpiffWorkflowException, DocrouteError) as error:
             incident = _describe(error)
+        except RecursionError:
+            raise _endless(instance.definition) from None
     return StepOutcome(scope.results, incident)
+
+
+def _endless(definition: Definition) -> WorkflowInvalid:
+    # A loop without a way out (deployed before deploy refused them) recurses inside
+    # SpiffWorkflow: refuse the step, so no runaway case is stored and nothing 500s.
+    return WorkflowInvalid([Problem(
+        definition.filename, None, definition.key,
+        "the process loops without ever reaching a wait state or an end event; "
+        "an administrator must correct the diagram")])
 
 
 def _describe(error: Exception) -> str:
@@ -257,7 +268,10 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     session.add(instance)
     session.flush()
     spec, subprocesses = definitions.load_spec(session, definition)
-    workflow = BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
+    try:
+        workflow = BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
+    except RecursionError:
+        raise _endless(definition) from None
     initial = {**data, "case_id": instance.id, "started_by": actor.username}
     if document is not None:
         initial.update(document_id=document.id, **_document_data(document))
