@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import clock, doctypes, forms, history, identity, kinds
+from . import clock, doctypes, forms, history, identity, kinds, search
 from .errors import FormInvalid, NotAllowed, NotFound
 from .identity import Actor
 from .models import Document, Instance
@@ -175,14 +175,11 @@ def _office_start(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=clock.OFFICE_TZ)
 
 
-def search_query(actor: Actor, flt: Search) -> Select[Any]:
+def search_query(session: Session, actor: Actor, flt: Search) -> Select[Any]:
     """The visible documents matching ``flt``; clearance is filtered in the query itself."""
     query = select(Document).where(Document.classification <= actor.clearance)
     if flt.q.strip():
-        # autoescape: a % or _ typed by the user is a character, not a wildcard
-        text = flt.q.strip()
-        query = query.where(or_(Document.title.icontains(text, autoescape=True),
-                                Document.doc_number.icontains(text, autoescape=True)))
+        query = query.where(search.document_matches(session, flt.q))
     for column, value in ((Document.kind, flt.kind), (Document.doc_type, flt.doc_type),
                           (Document.department, flt.department),
                           (Document.status, flt.status)):
@@ -199,7 +196,8 @@ def list_documents(session: Session, actor: Actor, flt: Search | None = None
                    ) -> list[Document]:
     """Documents the actor is cleared for, newest first, filtered and paged."""
     flt = flt or Search()
-    query = search_query(actor, flt).limit(max(0, min(flt.limit, 500))).offset(max(0, flt.offset))
+    query = search_query(session, actor, flt)
+    query = query.limit(max(0, min(flt.limit, 500))).offset(max(0, flt.offset))
     return list(session.scalars(query))
 
 

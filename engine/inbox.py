@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import clock, search
 from .identity import Actor
 from .models import Task, TaskGroup
 
@@ -48,12 +48,8 @@ def list_tasks(session: Session, actor: Actor, flt: InboxFilter) -> list[Task]:
         query = query.where(Task.document_kind == flt.document_kind)
     if flt.overdue:
         query = query.where(Task.due_at < clock.now())
-    if flt.search:
-        from .models import Document
-
-        pattern = f"%{flt.search.strip()}%"
-        query = query.where(or_(Task.title.ilike(pattern), Task.document_id.in_(
-            select(Document.id).where(Document.doc_number.ilike(pattern)))))
+    if flt.search.strip():
+        query = query.where(search.task_matches(session, flt.search))
     urgency = case({k: v for k, v in URGENCY_ORDER.items()}, value=Task.urgency, else_=2)
     query = query.order_by(Task.due_at.is_(None), Task.due_at, urgency, Task.created_at)
     return list(session.scalars(query.limit(min(flt.limit, 500)).offset(flt.offset)))

@@ -161,6 +161,8 @@ class Document(Base):
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # Title, numbers and summary normalised for search (engine/search.py keeps it).
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
 
 class NumberCounter(Base):

@@ -114,7 +114,9 @@ def test_search_filters(docroute: Docroute, people: dict[str, Actor], manual_clo
             return [d.id for d in documents.list_documents(s, clerk, Search(**kw))]
 
         assert ids() == [third, second, first]
+        assert ids(q="森林防火的函") == [second]
         assert ids(q="森林防火") == [second]
+        assert ids(q="深圳市人民政府") == [second, first]  # the sending organ is searched too
         assert ids(kind="outgoing") == [third]
         assert ids(doc_type="通知", kind="incoming") == [first]
         assert ids(department="general_office") == [third]
@@ -122,7 +124,8 @@ def test_search_filters(docroute: Docroute, people: dict[str, Actor], manual_clo
         assert ids(date_from=date(2026, 3, 10)) == [third, second]
         assert ids(limit=1, offset=1) == [second]
         assert ids(q="%") == []  # a typed % is a character, not a wildcard
-        assert ids(q="2026") == [first]
+        assert ids(q="2026") == [second, first]  # both carry 深府〔2026〕16号
+        assert ids(q="深府[2026]16") == [second, first]
 
 
 def test_link_case(docroute: Docroute, people: dict[str, Actor]) -> None:

@@ -24,6 +24,7 @@ from engine import (
     clock,
     deadlines,
     runtime,
+    search,
 )
 from engine import attachments as files
 from engine.models import Attachment, Document, Event, Instance, Task, TaskGroup
@@ -107,9 +108,7 @@ def index() -> Any:
     with get_docroute().session() as s:
         query = visible_documents(actor)
         if q:
-            pattern = f"%{q}%"
-            query = query.where(or_(Document.title.ilike(pattern),
-                                    Document.doc_number.ilike(pattern)))
+            query = query.where(search.document_matches(s, q))
         if kind:
             query = query.where(Document.kind == kind)
         rows = s.scalars(query.order_by(Document.created_at.desc()).limit(200))
