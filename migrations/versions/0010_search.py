@@ -1,7 +1,7 @@
 """document search: normalised search_text, trigram index (PostgreSQL) or FTS5 (SQLite)
 
 Revision ID: 0010_search
-Revises: 0004_audit
+Revises: 0005_calendar
 Create Date: 2026-12-03 08:15:00
 
 Clerks search by document number with or without brackets, by a number's prefix and by
@@ -16,7 +16,7 @@ from alembic import op
 from engine.search import SEARCHED_FIELDS, normalise
 
 revision = '0010_search'
-down_revision = '0009_authority'
+down_revision = '0005_calendar'
 branch_labels = None
 depends_on = None
 
