@@ -434,3 +434,20 @@ class MailOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseLink(Base):
+    """One case gave rise to another: a meeting decision or a leader's 批示 to its 督办 case.
+
+    Read both ways (engine.links), so each case's page lists the other. Migration 0011.
+    """
+
+    __tablename__ = "case_links"
+    __table_args__ = (UniqueConstraint("source_id", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(32))  # meeting_decision | instruction
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -47,6 +47,7 @@ STATE_EVENTS = frozenset({"started", "completed", "timer_fired", "retried", "ter
 PASSIVE_EVENTS = frozenset({
     "claimed", "unclaimed", "delegated", "reassigned", "suspended", "resumed", "incident",
     "reminder", "reminded", "escalated", "notified", "comment", "commented", "viewed",
+    "linked",
     "attachment_added", "document_updated", "number_allocated",
     "deadline_started", "deadline_paused", "deadline_resumed", "deadline_restarted",
     "deadline_extended", "deadline_closed",

@@ -45,7 +45,9 @@ FLOW_NODES = ("startEvent", "endEvent", "userTask", "serviceTask", "scriptTask",
               "subProcess", "sendTask", "receiveTask", "businessRuleTask", "eventBasedGateway")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 SHIPPED = {"incoming_document", "outgoing_document", "seal_use", "suggestion_proposal",
-           "supervision", "disclosure_request", "archiving"}
+           "supervision", "disclosure_request", "archiving", "meeting", "proactive_disclosure",
+           "government_information", "item_approval"}
+DMN_FILES = sorted(WORKFLOWS.glob("*.dmn"))
 
 
 def bpmn(tag: str) -> str:
@@ -84,15 +86,16 @@ def load_form(key: str) -> dict[str, Any]:
 def test_the_shipped_processes_are_all_there() -> None:
     keys = {p.get("id") for path in BPMN_FILES for p in tree(path).getroot().iter(bpmn("process"))}
     assert keys == SHIPPED
-    assert {path.stem for path in BPMN_FILES} == {
-        "incoming_document", "outgoing_document", "seal_use", "suggestion_proposal",
-        "supervision", "disclosure_request", "archiving"}
+    assert {path.stem for path in BPMN_FILES} == SHIPPED
+    assert [path.stem for path in DMN_FILES] == ["item_approval_route"]
 
 
 def test_spiffworkflow_parses_every_process_with_its_called_processes() -> None:
     parser = DocrouteParser(validator=VALIDATOR)  # BPMN 2.0 + Spiff XSDs
     for path in BPMN_FILES:
         parser.add_bpmn_xml(normalise(tree(path)).getroot(), filename=path.name)
+    for path in DMN_FILES:
+        parser.add_dmn_xml(tree(path).getroot(), filename=path.name)
     assert set(parser.get_process_ids()) == SHIPPED
     for key in SHIPPED:
         spec = parser.get_spec(key)
@@ -105,12 +108,12 @@ def test_spiffworkflow_parses_every_process_with_its_called_processes() -> None:
 
 
 def test_the_engines_deploy_check_accepts_them() -> None:
-    files = [definitions.SourceFile(p.name, p.read_bytes()) for p in BPMN_FILES]
+    files = [definitions.SourceFile(p.name, p.read_bytes()) for p in BPMN_FILES + DMN_FILES]
     # No session: every called process is in the upload, so none is looked up.
     checked = definitions.check_files(
         None,  # type: ignore[arg-type]
         files, lambda key: (FORMS / f"{key}.json").exists(), max_bytes=MAX_BYTES)
-    assert {p.key for c in checked for p in c.processes} == SHIPPED
+    assert {p.key for c in checked for p in c.processes} == SHIPPED | {"item_approval_route"}
 
 
 @pytest.mark.parametrize("path", BPMN_FILES, ids=lambda p: p.stem)

@@ -89,6 +89,20 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": _json(_ref("Instance"), "the case after the step"),
                           "409": _json(_ref("Error"), "no longer open, or claimed by another"),
                           "422": _json(_ref("FieldErrors"), "invalid data"), **ERRORS}}},
+        # --- linked cases (webui/api_links.py) ---
+        "/instances/{instance_id}/links": {"get": {
+            "summary": "Cases linked to this one: a meeting's decisions and their follow-up "
+                       "(督办) cases, an instruction (批示) and its follow-up",
+            "parameters": [INSTANCE_ID],
+            "responses": {"200": _json({"type": "array", "items": _ref("LinkedCase")}, "ok"),
+                          **ERRORS}}},
+        "/instances/{instance_id}/supervision": {"post": {
+            "summary": "Open a follow-up (督办) case from an incoming document's 批示: text, "
+                       "deadline and units carried over, linked both ways",
+            "parameters": [INSTANCE_ID],
+            "responses": {"201": _json(_ref("Instance"), "the follow-up case"),
+                          "409": _json(_ref("Error"), "no instruction yet, or already "
+                                                      "opened"), **ERRORS}}},
         # --- documents (webui/api_documents.py) ---
         "/documents": {
             "get": {
@@ -155,6 +169,16 @@ OPENAPI: dict[str, Any] = {
                                           "version": {"type": "integer"},
                                           "name": {"type": "string"},
                                           "start_form": {"type": ["object", "null"]}}},
+            "LinkedCase": {"type": "object", "required": ["id", "relation", "direction"],
+                           "properties": {
+                "id": {"type": "integer"},
+                "relation": {"type": "string", "enum": ["meeting_decision", "instruction"]},
+                "direction": {"type": "string", "enum": ["opened", "opened_by"]},
+                "definition_key": {"type": "string"}, "name": {"type": "string"},
+                "title": {"type": "string"}, "status": {"type": "string"},
+                "open_tasks": {"type": "array", "items": {"type": "string"}},
+                "due_at": {"type": ["string", "null"]}, "started_at": {"type": "string"},
+                "ended_at": {"type": ["string", "null"]}}},
             "Instance": {"type": "object", "required": ["id", "status"], "properties": {
                 "id": {"type": "integer"},
                 "status": {"type": "string", "enum": ["running", "completed", "suspended",
