@@ -283,11 +283,13 @@ class TaskGroup(Base):
     """Candidate groups of a projected task, one row each, so inbox queries can join."""
 
     __tablename__ = "task_groups"
+    # Group inboxes read a group's task ids from this index alone (migration 0012).
+    __table_args__ = (Index("ix_task_groups_group_task", "group_key", "task_id"),)
 
     task_id: Mapped[str] = mapped_column(
         ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True
     )
-    group_key: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    group_key: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class Timer(Base):
@@ -307,7 +309,9 @@ class Event(Base):
     """Append-only history; each row carries the hash of the previous row of its chain."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("chain", "seq"),)
+    __table_args__ = (UniqueConstraint("chain", "seq"),
+                      # "was this task completed?" for stale claims (migration 0012)
+                      Index("ix_events_task_id", "task_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     chain: Mapped[str] = mapped_column(String(32))  # "case:<id>" or "system"

@@ -20,7 +20,7 @@ from engine import (
     identity,
     runtime,
 )
-from engine.inbox import InboxFilter, count_tasks, list_tasks
+from engine.inbox import InboxFilter, count_scopes, list_tasks
 from engine.models import Document, Task
 
 from . import get_docroute
@@ -54,9 +54,10 @@ def index() -> Any:
         rows = list_tasks(s, actor, flt)
         more = len(rows) > PAGE
         names = people_and_groups(s)
-        tasks = [_row_view(row, s, names) for row in rows[:PAGE]]
+        numbers = _doc_numbers(s, rows[:PAGE])
+        tasks = [_row_view(row, numbers, names) for row in rows[:PAGE]]
         processes = [(d.key, d.name) for d in definitions.list_latest(s)]
-        counts = {scope: count_tasks(s, actor, scope) for scope in SCOPES}
+        counts = count_scopes(s, actor)
     page = flt.offset // PAGE + 1
     return render_template("inbox/index.html", tasks=tasks, flt=flt, processes=processes,
                            counts=counts, page=page, more=more, now=clock.now(),
@@ -64,10 +65,18 @@ def index() -> Any:
                                          or flt.search))
 
 
-def _row_view(row: Task, s: Session, names: dict[str, str]) -> dict[str, Any]:
-    number = None
-    if row.document_id is not None:
-        number = s.scalar(select(Document.doc_number).where(Document.id == row.document_id))
+def _doc_numbers(s: Session, rows: list[Task]) -> dict[int, str | None]:
+    """Document numbers of a page of tasks in one query (not one per row)."""
+    ids = {row.document_id for row in rows if row.document_id is not None}
+    if not ids:
+        return {}
+    query = select(Document.id, Document.doc_number).where(Document.id.in_(ids))
+    return {id_: number for id_, number in s.execute(query)}
+
+
+def _row_view(row: Task, numbers: dict[int, str | None],
+              names: dict[str, str]) -> dict[str, Any]:
+    number = numbers.get(row.document_id) if row.document_id is not None else None
     return {"id": row.id, "name": row.name, "title": row.title, "doc_number": number,
             "process_key": row.process_key, "due_at": row.due_at, "urgency": row.urgency,
             "reminder_level": row.reminder_level, "assignee": row.assignee,

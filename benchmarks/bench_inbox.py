@@ -1,0 +1,233 @@
+"""The inbox at 100,000 open tasks and 1,000,000 events, on SQLite and PostgreSQL.
+
+    .venv/bin/python benchmarks/bench_inbox.py --db sqlite|postgresql|both
+
+Builds one database per backend with synthetic rows generated in bulk: ``--tasks`` cases
+(default 100,000), each with one document, one open task in one of 100 groups and
+``--events`` / ``--tasks`` events (default 10 each, 1,000,000 in all). One member of one
+group sees 1,000 group tasks and 1,000 assigned to them (a quarter of each above their
+clearance). Then, through the real Flask app (in-process test client: server time, no
+network), measures p50/p95 of
+
+* ``GET /api/v1/tasks?scope=all|mine|group`` (limit 100);
+* the inbox page ``/`` (list, document numbers and the three tab counts);
+* claiming a task that was already completed (``_was_task`` looks in ``events``);
+
+and prints the EXPLAIN plan of the list and count queries. Figures are also given as a
+ratio to the SpiffWorkflow floor (``bench_engine.floor``) measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_engine import database, floor, machine
+from sqlalchemy import insert, text
+
+from engine import Docroute, Settings, db, identity
+from engine.inbox import InboxFilter, count_query, list_query
+from engine.models import Document, Instance, Task, TaskGroup
+
+GROUPS = 100
+MEMBER_GROUP = 7  # the benchmark user's group
+CHUNK = 10_000
+
+
+def build(app: Docroute, tasks: int, events_per_case: int) -> dict[str, float]:
+    """Fill the database; return how long each part took (seconds)."""
+    took: dict[str, float] = {}
+    with app.session() as s:
+        for g in range(GROUPS):
+            identity.add_group(s, f"g{g}", f"组{g}", kind="department")
+        identity.add_user(s, "bench", "Bench", "password1", groups=[f"g{MEMBER_GROUP}"],
+                          clearance="secret")
+        definition_id = s.scalar(text("SELECT id FROM definitions LIMIT 1"))
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for first in range(1, tasks + 1, CHUNK):
+        ids = range(first, min(first + CHUNK, tasks + 1))
+        with app.session() as s:
+            s.execute(insert(Document), [_document(i, now) for i in ids])
+            s.execute(insert(Instance), [_instance(i, definition_id, now) for i in ids])
+            s.execute(insert(Task), [_task(i, now) for i in ids])
+            s.execute(insert(TaskGroup), [{"task_id": f"task-{i}", "group_key": f"g{i % GROUPS}"}
+                                          for i in ids])
+    took["cases, documents, tasks"] = time.perf_counter() - started
+    started = time.perf_counter()
+    _events(app, tasks, events_per_case, now)
+    took["events"] = time.perf_counter() - started
+    if app.engine.dialect.name == "postgresql":
+        with app.engine.begin() as conn:  # ids were given explicitly
+            for table in ("documents", "instances"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                  f"(SELECT max(id) FROM {table}))"))
+    analyze(app)
+    return took
+
+
+def _document(i: int, now: datetime) -> dict[str, Any]:
+    return {"id": i, "kind": "incoming", "title": f"来文 {i}", "doc_number": f"深鹏办〔2026〕{i}号",
+            "classification": i % 4, "created_by": "bench", "created_at": now,
+            "uploaded_by": "bench", "uploaded_at": now}
+
+
+def _instance(i: int, definition_id: int, now: datetime) -> dict[str, Any]:
+    return {"id": i, "definition_id": definition_id, "document_id": i, "status": "running",
+            "state": "{}", "serializer_version": "1.5", "version": 1, "title": f"来文 {i}",
+            "classification": i % 4, "form_versions": {}, "started_by": "bench",
+            "started_at": now, "updated_at": now}
+
+
+def _task(i: int, now: datetime) -> dict[str, Any]:
+    # One task in a hundred is assigned to the benchmark user (the rest wait in groups).
+    mine = i % GROUPS == (MEMBER_GROUP + 50) % GROUPS
+    return {"id": f"task-{i}", "instance_id": i, "spec": "t1", "name": "办理",
+            "form_key": None, "lane": None, "assignee": "bench" if mine else None,
+            "candidate_groups": [f"g{i % GROUPS}"],
+            "due_at": None if i % 7 == 0 else now + timedelta(hours=i % 500 - 100),
+            "urgency": ("", "加急", "特急")[i % 3], "reminder_level": "",
+            "document_id": i, "process_key": "five", "document_kind": "incoming",
+            "title": f"来文 {i}", "classification": (i // GROUPS) % 4, "created_at": now,
+            "claimed_at": now if mine else None}
+
+
+def _events(app: Docroute, tasks: int, per_case: int, now: datetime) -> None:
+    # Generated by the database itself (a recursive CTE is valid SQL on both backends).
+    series = ("WITH RECURSIVE n(i) AS (SELECT CAST(:first AS INTEGER) UNION ALL "
+              "SELECT i + 1 FROM n WHERE i < :last) ")
+    for seq in range(1, per_case + 1):
+        sql = ("INSERT INTO events (chain, seq, instance_id, type, actor, at, task_id, "
+               "task_name, payload, prev_hash, hash) "
+               f"{series}SELECT 'case:' || CAST(i AS VARCHAR(20)), {seq}, i, "
+               f"'{'started' if seq == 1 else 'claimed'}', 'bench', :at, "
+               "'done-' || CAST(i AS VARCHAR(20)) || '-' || CAST(:seq AS VARCHAR(5)), "
+               f"'办理', '{{}}', '{'0' * 64}', '{'f' * 64}' FROM n")
+        statement = text(sql).bindparams(
+            at=now.replace(tzinfo=None) if app.engine.dialect.name == "sqlite" else now)
+        app.engine.dispose()
+        with app.session() as s:
+            s.execute(statement, {"first": 1, "last": tasks, "seq": seq})
+
+
+def analyze(app: Docroute) -> None:
+    with app.engine.connect() as conn:
+        if app.engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+        else:
+            conn.execute(text("ANALYZE"))
+            conn.commit()
+
+
+def explain(app: Docroute, actor: identity.Actor, scope: str) -> list[str]:
+    """EXPLAIN of the list and count queries of one scope, as the database prints them."""
+    lines: list[str] = []
+    with app.session() as s:
+        queries = (("list", list_query(s, actor, InboxFilter(scope=scope, limit=100))),
+                   ("count", count_query(s, actor, scope)))
+    with app.engine.connect() as conn:
+        for name, query in queries:
+            compiled = query.compile(app.engine, compile_kwargs={"literal_binds": True})
+            prefix = ("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+                      if app.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN ")
+            rows = conn.exec_driver_sql(prefix + str(compiled)).all()
+            plan = [r[0] for r in rows] if app.engine.dialect.name == "postgresql" \
+                else [r[-1] for r in rows]
+            lines.append(f"-- {scope} {name}")
+            lines.extend(plan)
+    return lines
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p95 * 1000
+
+
+def measure(app: Docroute, reps: int) -> dict[str, tuple[float, float]]:
+    from webui import create_app
+
+    web = create_app({"TESTING": True, "SECRET_KEY": "bench", "RATELIMIT_ENABLED": False},
+                     docroute=app)
+    with app.session() as s:
+        user = identity.get_user(s, "bench")
+        token = identity.create_token(s, "bench")
+        user_id, pw = user.id, user.password_hash[-16:]
+    client = web.test_client()
+    with client.session_transaction() as session:
+        session["user_id"], session["pw"] = user_id, pw
+    headers = {"Authorization": f"Bearer {token}"}
+    calls: dict[str, Any] = {
+        f"API /tasks?scope={scope}": (lambda scope=scope: client.get(
+            f"/api/v1/tasks?scope={scope}&limit=100", headers=headers))
+        for scope in ("all", "mine", "group")}
+    calls["page / (list + 3 counts)"] = lambda: client.get("/")
+    calls["page /?scope=group"] = lambda: client.get("/?scope=group")
+    calls["claim a completed task (409)"] = lambda: client.post(
+        "/api/v1/tasks/done-5000-3/claim", headers=headers)
+    results: dict[str, tuple[float, float]] = {}
+    for name, call in calls.items():
+        response = call()  # warm caches and check the call works
+        assert response.status_code in (200, 404, 409), (name, response.status_code)
+        samples = []
+        for _ in range(reps):
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+        results[name] = percentiles(samples)
+    return results
+
+
+def run_backend(kind: str, pg_url: str, tasks: int, events: int, reps: int
+                ) -> tuple[dict[str, float], dict[str, tuple[float, float]], list[str]]:
+    with database(kind, pg_url) as url, tempfile.TemporaryDirectory() as home:
+        app = Docroute(Settings(home=Path(home), database_url=url))
+        db.upgrade_schema(app.engine)
+        app.init()
+        took = build(app, tasks, events // tasks)
+        with app.session() as s:
+            actor = identity.Actor.of(identity.get_user(s, "bench"))
+        plans = [line for scope in ("all", "group") for line in explain(app, actor, scope)]
+        results = measure(app, reps)
+        app.engine.dispose()
+        return took, results, plans
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg-url", default=os.environ.get(
+        "DOCROUTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--tasks", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=40)
+    args = parser.parse_args()
+    info = machine()
+    floor_ms = floor(50) * 1000
+    print(f"load average at start: {info['load']}; floor {floor_ms:.2f} ms")
+    for kind in (("sqlite", "postgresql") if args.db == "both" else (args.db,)):
+        took, results, plans = run_backend(kind, args.pg_url, args.tasks, args.events,
+                                           args.reps)
+        print(f"\n### {kind} ({args.tasks:,} open tasks, {args.events:,} events; "
+              f"load average now {' '.join(f'{x:.1f}' for x in os.getloadavg())})\n")
+        print("built in " + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()) + "\n")
+        print("| call | p50 ms | p95 ms | p95 / floor | target p95 < 50 ms |")
+        print("| --- | --- | --- | --- | --- |")
+        for name, (p50, p95) in results.items():
+            verdict = "met" if p95 < 50 else "MISSED"
+            print(f"| {name} | {p50:.1f} | {p95:.1f} | {p95 / floor_ms:.0f}x | {verdict} |")
+        print("\n```\n" + "\n".join(plans) + "\n```")
+
+
+if __name__ == "__main__":
+    main()
