@@ -98,7 +98,10 @@ def seed_organisation(session: Session) -> bool:
 
 def seed(app: Docroute) -> str:
     """Seed everything (idempotent) and return the demo logins as text."""
-    from . import demo_documents  # noqa: F401  (registers the demo documents seeder)
+    from . import (
+        demo_documents,  # noqa: F401  (registers the demo documents seeder)
+        demo_duties,  # noqa: F401  (meetings, 主动公开, 政务信息, 事项审批)
+    )
 
     with app.session() as session:
         fresh = seed_organisation(session)
