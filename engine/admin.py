@@ -24,18 +24,22 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import clock, definitions, forms, history, identity, projection, runtime
+from . import (
+    calendar_calls,
+    clock,
+    definitions,
+    forms,
+    history,
+    identity,
+    projection,
+    replay,
+    runtime,
+)
 from .errors import Conflict, DocrouteError, NotFound
 from .identity import Actor
 from .models import Definition, Document, Event, Instance, Task, User
 from .organisation import require_admin, require_reason
 from .services import ServiceScope, service_scope
-
-# Events that record who did what but do not move the workflow; migration skips them.
-PASSIVE_EVENTS = {"claimed", "unclaimed", "delegated", "reassigned", "suspended", "resumed",
-                  "migrated", "comment", "commented", "attachment_added", "viewed",
-                  "reminded", "notified", "document_updated", "number_allocated"}
-
 
 # --- finding cases -------------------------------------------------------------------------
 
@@ -373,7 +377,9 @@ def _step(workflow: BpmnWorkflow, instance: Instance, payload: dict[str, Any],
     recorded = [s.get("result") for s in payload.get("services") or []]
     scope = ServiceScope(None, instance.id, instance.document_id, "migration",
                          recorded=recorded)
-    with service_scope(scope):
+    calls = calendar_calls.CallScope(recorded=[
+        calendar_calls.CalendarCall.from_dict(c) for c in payload.get("calendar") or []])
+    with service_scope(scope), calendar_calls.call_scope(calls):
         try:
             action()
             workflow.do_engine_steps()
@@ -425,9 +431,14 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
                     if error or not workflow.get_tasks(state=TaskState.READY, manual=False):
                         break
                     error = _step(workflow, instance, {}, workflow.refresh_timers)
+            elif event.type == "calendar_recomputed":
+                calendar_calls.substitute(
+                    workflow, calendar_calls.date_changes(payload.get("changes") or []))
+                error = None
             elif event.type in ("incident", "retried"):
                 return None, [Refusal("incident")]
-            elif event.type in PASSIVE_EVENTS or event.type in ("completed", "terminated"):
+            elif replay.classify(event.type, payload, event.task_id) == "passive" \
+                    or event.type in ("completed", "terminated", "migrated"):
                 continue
             else:
                 return None, [Refusal("unknown_event", {"event": event.type})]

@@ -63,6 +63,7 @@ class DeadlineView:
     extension: int
     restarts: int
     closed_on: date | None
+    provisional: bool = False
 
     @property
     def due_at(self) -> datetime:
@@ -88,14 +89,14 @@ class DeadlineView:
             "paused_units": self.paused_units, "extension": self.extension,
             "restarts": self.restarts,
             "closed_on": self.closed_on.isoformat() if self.closed_on else None,
-            "met": self.met,
+            "met": self.met, "provisional": self.provisional,
         }
 
 
 def _view(row: Deadline) -> DeadlineView:
     return DeadlineView(row.name, row.kind, row.amount, row.started_on, row.legal_due,
                         row.target_due, row.status, row.paused_on, row.paused_units,
-                        row.extension, row.restarts, row.closed_on)
+                        row.extension, row.restarts, row.closed_on, bool(row.provisional))
 
 
 # --- date arithmetic -------------------------------------------------------------------------
@@ -147,6 +148,15 @@ def _dates(row: Deadline, *, started_on: date | None = None, extension: int | No
     target = (due_date(row.kind, start_day, row.target_amount + extra, units)
               if row.target_amount is not None else None)
     return legal, target
+
+
+def _set_dates(row: Deadline, **changes: Any) -> None:
+    """Store ``_dates(row, **changes)``, flagged provisional when the period reaches a year
+    without the State Council's notice (recomputed when it is imported)."""
+    legal, target = _dates(row, **changes)
+    start = changes.get("started_on") or row.started_on
+    row.legal_due, row.target_due = legal, target
+    row.provisional = workcalendar.active().touches_provisional(start, legal)
 
 
 # --- changes ---------------------------------------------------------------------------------
@@ -236,7 +246,7 @@ def start(session: Session, instance_id: int, name: str, *, kind: str, n: int | 
                    target_amount=target_amount, max_extension=cap,
                    started_on=_day(start_on, "the start day"), extension=0, paused_units=0,
                    restarts=0, status="running")
-    row.legal_due, row.target_due = _dates(row)  # a missing calendar year stores nothing
+    _set_dates(row)  # a missing calendar year stores nothing
     session.add(row)
     return _record(session, instance_id, "started", actor, row, {}, record)
 
@@ -265,7 +275,7 @@ def resume(session: Session, instance_id: int, name: str, *, on: date | str | No
     resumed = _day(on, "the resume day")
     units = _elapsed(row.kind, row.paused_on, resumed)
     paused_on = row.paused_on
-    row.legal_due, row.target_due = _dates(row, paused=row.paused_units + units)
+    _set_dates(row, paused=row.paused_units + units)
     row.paused_units += units
     row.status, row.paused_on = "running", None
     return _record(session, instance_id, "resumed", actor, row,
@@ -284,7 +294,7 @@ def restart(session: Session, instance_id: int, name: str, *, on: date | str | N
         raise Conflict(f"the deadline {name!r} is closed")
     previous = row.legal_due
     received = _day(on, "the new receipt day")
-    row.legal_due, row.target_due = _dates(row, started_on=received, extension=0, paused=0)
+    _set_dates(row, started_on=received, extension=0, paused=0)
     row.started_on, row.paused_units, row.extension, row.paused_on = received, 0, 0, None
     row.status, row.restarts = "running", row.restarts + 1
     return _record(session, instance_id, "restarted", actor, row,
@@ -314,7 +324,7 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str, appro
         raise Conflict(f"the deadline {name!r} may be extended by at most {row.max_extension} "
                        f"{row.kind} in total ({row.extension} already granted)")
     previous = row.legal_due
-    row.legal_due, row.target_due = _dates(row, extension=row.extension + units)
+    _set_dates(row, extension=row.extension + units)
     row.extension += units
     return _record(session, instance_id, "extended", actor, row,
                    {"units": units, "approver": approver, "reason": reason,
@@ -334,7 +344,7 @@ def close(session: Session, instance_id: int, name: str, *, on: date | str | Non
     if row.status == "paused" and row.paused_on is not None:
         # Closing during a pause: the paused days up to the close do not count either.
         units = row.paused_units + _elapsed(row.kind, row.paused_on, closed)
-        row.legal_due, row.target_due = _dates(row, paused=units)
+        _set_dates(row, paused=units)
         row.paused_units = units
     row.status, row.paused_on, row.closed_on = "closed", None, closed
     return _record(session, instance_id, "closed", actor, row, {}, record)
@@ -399,3 +409,22 @@ def _op_extend(call: ServiceCall) -> dict[str, Any]:
 def _op_close(call: ServiceCall) -> dict[str, Any]:
     return close(call.session, call.instance_id, _name(call), on=_param(call, "on"),
                  actor=call.actor, record=False).as_dict()
+
+
+def recompute_provisional(session: Session, instance_id: int) -> list[dict[str, Any]]:
+    """Recompute the case's open provisional deadlines on the active calendar (after a
+    year's notice was imported); returns what moved. The caller holds the case lock."""
+    moved = []
+    rows = session.scalars(select(Deadline).where(
+        Deadline.instance_id == instance_id, Deadline.provisional.is_(True),
+        Deadline.status != "closed"))
+    for row in rows:
+        before = (row.legal_due, row.target_due)
+        _set_dates(row)
+        if (row.legal_due, row.target_due) != before:
+            row.updated_at = clock.now()
+            moved.append({
+                "name": row.name, "old": before[0].isoformat(), "new": row.legal_due.isoformat(),
+                "target_old": before[1].isoformat() if before[1] else None,
+                "target_new": row.target_due.isoformat() if row.target_due else None})
+    return moved

@@ -58,6 +58,13 @@ def add(session: Session, user: User, level: str, message: str, *, instance_id: 
     return row
 
 
+def has_message(session: Session, user_id: int, prefix: str) -> bool:
+    """Whether the user was already sent a notification starting with ``prefix``."""
+    query = select(Notification.id).where(Notification.user_id == user_id,
+                                          Notification.message.startswith(prefix, autoescape=True))
+    return session.scalar(query.limit(1)) is not None
+
+
 def _visible(user_id: int) -> ColumnElement[bool]:
     # A notification names its document: hide it once the reader's clearance no longer
     # covers the case (clearances can be lowered after the notification was written).

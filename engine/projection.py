@@ -15,9 +15,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import clock
+from . import calendar_calls, clock, workcalendar
 from .bpmn import unwrap_expression
-from .models import Instance, Task, TaskGroup, Timer
+from .models import Instance, ProvisionalDate, Task, TaskGroup, Timer
 
 END_OF_DAY = time(23, 59, 59)
 
@@ -73,6 +73,21 @@ def parse_due(value: Any) -> datetime | None:
     return value.astimezone(clock.UTC)
 
 
+def due(workflow: BpmnWorkflow, task: Any) -> tuple[datetime | None, list[
+        calendar_calls.CalendarCall]]:
+    """The task's due time from its ``dueDate`` and the provisional calendar answers the
+    expression used (recorded so importing the year's notice can recompute them)."""
+    scope = calendar_calls.CallScope()
+    with calendar_calls.call_scope(scope):
+        value = parse_due(_evaluate(workflow, task, properties(task).get("dueDate")))
+    return value, scope.calls
+
+
+def is_provisional(due_at: datetime | None, calls: list[Any]) -> bool:
+    """Whether a due time rests on a provisional calendar year."""
+    return bool(calls) or (due_at is not None and workcalendar.active().is_provisional(due_at))
+
+
 def assignment(workflow: BpmnWorkflow, task: Any, lanes: dict[str, str]) -> tuple[
         str | None, list[str]]:
     """(assignee, candidate group keys) from the task's attributes, or else its lane."""
@@ -99,6 +114,7 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
     gone = [task_id for task_id in existing if task_id not in ready_ids]
     if gone:
         session.execute(delete(TaskGroup).where(TaskGroup.task_id.in_(gone)))
+        session.execute(delete(ProvisionalDate).where(ProvisionalDate.task_id.in_(gone)))
         session.execute(delete(Task).where(Task.id.in_(gone)))
     created = []
     for task in ready:
@@ -109,12 +125,13 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
             continue
         assignee, groups = assignment(workflow, task, lanes)
         props = properties(task)
+        due_at, due_calls = due(workflow, task)
         row = Task(
             id=task_id, instance_id=instance.id, spec=task.task_spec.name,
             name=task_name(task), form_key=props.get("formKey") or None,
             lane=getattr(task.task_spec, "lane", None), assignee=assignee,
             candidate_groups=groups,
-            due_at=parse_due(_evaluate(workflow, task, props.get("dueDate"))),
+            due_at=due_at, due_provisional=is_provisional(due_at, due_calls),
             urgency=str(task.data.get("urgency") or context.get("urgency") or ""),
             reminder_level="", document_id=instance.document_id,
             process_key=context["process_key"], document_kind=context.get("document_kind", ""),
@@ -124,6 +141,9 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
         session.add(row)
         session.flush()
         session.add_all(TaskGroup(task_id=task_id, group_key=g) for g in dict.fromkeys(groups))
+        session.add_all(ProvisionalDate(instance_id=instance.id, task_id=task_id, op=c.op,
+                                        start=c.start, amount=c.amount, result=c.result)
+                        for c in due_calls)
         created.append(row)
     session.flush()
     return created

@@ -2,14 +2,17 @@
 
 A case's events are the only input: the pinned definition version named by ``started``
 (and by each ``migrated``), the submitted data of each completion, the clock time of each
-step (``at``), and the recorded service results, which are handed back instead of
-running the operators again. Nothing is read from the stored state.
+step (``at``), the recorded service results, which are handed back instead of running
+the operators again, and the recorded provisional calendar answers, handed back likewise.
+Nothing is read from the stored state.
 
 Event types fall in three groups:
 
 * ``STATE_EVENTS`` move the workflow: ``started``, ``completed`` (with a task),
   ``timer_fired``, ``retried``, ``terminated`` (with a reason: an administrator's
-  termination) and ``migrated`` (the case is re-run on the new version).
+  termination), ``migrated`` (the case is re-run on the new version) and
+  ``calendar_recomputed`` (dates computed over a provisional calendar year moved when the
+  year's notice was imported; see ``calendar_calls``).
 * ``PASSIVE_EVENTS`` record who did what without moving it: claims, delegation,
   reminders, escalations, suspension, deadlines, the end markers, incidents.
 * Any other type is unknown (added after this module was written): it is treated as
@@ -37,13 +40,13 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, definitions, forms, history, spiff
+from . import calendar_calls, clock, definitions, forms, history, spiff
 from .errors import DocrouteError, NotFound
 from .models import Definition, Event, Instance
 from .services import ServiceScope, service_scope
 
 STATE_EVENTS = frozenset({"started", "completed", "timer_fired", "retried", "terminated",
-                          "migrated"})
+                          "migrated", "calendar_recomputed"})
 PASSIVE_EVENTS = frozenset({
     "claimed", "unclaimed", "delegated", "reassigned", "suspended", "resumed", "incident",
     "reminder", "reminded", "escalated", "notified", "comment", "commented", "viewed",
@@ -153,8 +156,12 @@ def _run(cursor: _Cursor, event: Any, payload: dict[str, Any], action: Any,
     recorded = [s.get("result") for s in payload.get("services") or []]
     scope = ServiceScope(None, cursor.instance.id, cursor.instance.document_id, event.actor,
                          recorded=recorded)
+    # Dates computed over a provisional calendar year come back as they were answered.
+    calls = calendar_calls.CallScope(recorded=[
+        calendar_calls.CalendarCall.from_dict(c) for c in payload.get("calendar") or []])
     error = None
-    with clock.using_clock(clock.ManualClock(event.at)), service_scope(scope):
+    with clock.using_clock(clock.ManualClock(event.at)), service_scope(scope), \
+            calendar_calls.call_scope(calls):
         error = _attempt(workflow, action)
         # fire_timers: a timer becomes READY in one pass and runs in the next.
         for _ in range(3 if timer_passes else 0):
@@ -235,6 +242,9 @@ def _step(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> None:
     elif event.type == "terminated":
         workflow.cancel()
         cursor.status = "terminated"
+    elif event.type == "calendar_recomputed":
+        calendar_calls.substitute(workflow,
+                                  calendar_calls.date_changes(payload.get("changes") or []))
 
 
 def _after(cursor: _Cursor, error: str | None) -> None:

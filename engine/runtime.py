@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import clock, db, definitions, drafts, forms, history, identity, projection, spiff
+from .calendar_calls import CalendarCall, CallScope, call_scope
 from .errors import Conflict, DocrouteError, NotAllowed, NotFound, Problem, WorkflowInvalid
 from .identity import Actor
-from .models import Definition, Document, Event, Instance, Task
+from .models import Definition, Document, Event, Instance, ProvisionalDate, Task
 from .scripting import make_script_engine
 from .services import ServiceScope, service_scope
 
@@ -120,14 +121,22 @@ def load_workflow(session: Session, instance: Instance) -> BpmnWorkflow:
 class StepOutcome:
     services: list[dict[str, Any]]
     incident: str | None
+    # Dates the step computed over provisional calendar years (engine/calendar_calls).
+    calendar: list[CalendarCall] = field(default_factory=list)
+
+    def then(self, more: StepOutcome) -> StepOutcome:
+        """This outcome followed by another pass of the same step."""
+        return StepOutcome(self.services + more.services, more.incident,
+                           self.calendar + more.calendar)
 
 
 def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflow,
          action: Callable[[], None]) -> StepOutcome:
     """Apply an action and run the engine to the next wait state; catch script failures."""
     scope = ServiceScope(session, instance.id, instance.document_id, actor)
+    calls = CallScope()
     incident = None
-    with service_scope(scope):
+    with service_scope(scope), call_scope(calls):
         try:
             action()
             workflow.do_engine_steps()
@@ -135,7 +144,7 @@ def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflo
             incident = _describe(error)
         except RecursionError:
             raise _endless(instance.definition) from None
-    return StepOutcome(scope.results, incident)
+    return StepOutcome(scope.results, incident, calls.calls)
 
 
 def _endless(definition: Definition) -> WorkflowInvalid:
@@ -325,6 +334,11 @@ def _step_event(session: Session, instance: Instance, type_: str, actor: str,
     """
     if outcome.services:
         payload = {**payload, "services": outcome.services}
+    if outcome.calendar:
+        payload = {**payload, "calendar": [c.as_dict() for c in outcome.calendar]}
+        session.add_all(ProvisionalDate(instance_id=instance.id, op=c.op, start=c.start,
+                                        amount=c.amount, result=c.result)
+                        for c in outcome.calendar)
     return history.append_case(session, instance.id, type_, actor, payload, at=at, **kwargs)
 
 
@@ -508,8 +522,7 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
     for _ in range(3):
         if outcome.incident or not workflow.get_tasks(state=TaskState.READY, manual=False):
             break
-        more = _run(session, instance, actor, workflow, workflow.refresh_timers)
-        outcome = StepOutcome(outcome.services + more.services, more.incident)
+        outcome = outcome.then(_run(session, instance, actor, workflow, workflow.refresh_timers))
     _step_event(session, instance, "timer_fired", actor,
                 {"timers": sorted(tid for tid, _ in due)}, outcome, at=now)
     persist(session, instance, workflow, outcome, actor)

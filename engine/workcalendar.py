@@ -13,8 +13,18 @@ This module keeps that calendar as data, one row per day of every covered year
   diagrams' expressions use.
 
 Rules (DOMAIN.md §3): the start day is never counted; a day or month period ending on a
-non-working day rolls to the next working day; a computation that needs a day of a year
-without data raises ``CalendarMissing``. There is no Monday-to-Friday fallback.
+non-working day rolls to the next working day. There is no Monday-to-Friday fallback.
+
+Official and provisional years: a year with the State Council's notice (stored rows) is
+*official*. A year without it, up to ``PROVISIONAL_HORIZON`` years after the current one,
+is answered from a *provisional* year: the statutory holidays of 《全国年节及纪念日放假办法》
+(2024 amendment; lunar dates computed by the ``holidays`` package) and ordinary weekends,
+with no make-up working days (those are unknown until the notice). The office never stops
+at a year boundary; results that touch a provisional year are flagged
+(``touches_provisional``) and recomputed when the notice is imported
+(``engine/calendar_recompute.py``). Beyond the horizon, or before the first official year,
+a computation raises ``CalendarMissing`` naming the year (a typo like 2205 must not
+compute silently).
 
 Dates are office dates (Asia/Shanghai). Every function taking a day accepts a ``date``,
 a ``datetime`` (aware ones are converted to the office zone; naive ones are taken as
@@ -42,6 +52,7 @@ import chinese_calendar as cc
 from sqlalchemy import delete, extract, insert, select
 from sqlalchemy.orm import Session
 
+from . import calendar_calls, clock
 from .clock import OFFICE_TZ
 from .errors import DocrouteError
 from .models import CalendarDay
@@ -51,6 +62,12 @@ log = logging.getLogger(__name__)
 DayLike: TypeAlias = date | datetime | str
 NOTE_MAX = 128
 SOURCE_MAX = 256
+OFFICIAL = "official"
+PROVISIONAL = "provisional"
+MISSING = "missing"
+# Years after the current one that are answered provisionally when they have no notice.
+PROVISIONAL_HORIZON = 2
+PROVISIONAL_SOURCE = "《全国年节及纪念日放假办法》（2024年修订）法定节假日推算"
 
 
 class CalendarMissing(DocrouteError):
@@ -61,9 +78,10 @@ class CalendarMissing(DocrouteError):
     def __init__(self, year: int):
         self.year = year
         super().__init__(
-            f"没有 {year} 年的工作日历数据 / no working-day calendar for {year}: an "
-            "administrator must enter that year's State Council holiday notice before "
-            "deadlines can reach it"
+            f"没有 {year} 年的工作日历数据 / no working-day calendar for {year}: the year "
+            "has no State Council notice and lies outside the years answered provisionally "
+            f"(up to {PROVISIONAL_HORIZON} years ahead); check the date, or import that "
+            "year's calendar"
         )
 
 
@@ -74,12 +92,13 @@ class CalendarInvalid(DocrouteError):
 
 
 class DayRow(NamedTuple):
-    """One day of the calendar, as stored and exported."""
+    """One day of the calendar, as stored and exported; ``basis`` is official or provisional."""
 
     day: date
     is_workday: bool
     note: str = ""
     source: str = ""
+    basis: str = OFFICIAL
 
 
 # --- input and output kinds -----------------------------------------------------------
@@ -140,17 +159,21 @@ def _days_in_year(year: int) -> int:
 class WorkCalendar:
     """An immutable calendar: every day of each covered year is a working day or not.
 
-    Built from ``DayRow``s; every year that appears must be complete (all 365/366 days),
-    otherwise ``CalendarInvalid`` is raised. Lookups outside the covered years raise
-    ``CalendarMissing``.
+    Built from ``DayRow``s (the official years); every year that appears must be complete
+    (all 365/366 days), otherwise ``CalendarInvalid`` is raised. A year without rows is
+    answered from its provisional year while it lies between the first official year and
+    ``PROVISIONAL_HORIZON`` years after the current one (by the application clock);
+    ``provisional=False`` turns that off. Other years raise ``CalendarMissing``.
     """
 
-    __slots__ = ("_rows", "_workday", "_years")
+    __slots__ = ("_extra", "_provisional", "_rows", "_workday", "_years")
     _rows: Mapping[date, DayRow]
     _workday: dict[date, bool]
     _years: tuple[int, ...]
+    _extra: dict[int, Mapping[date, DayRow]]  # provisional years built so far
+    _provisional: bool
 
-    def __init__(self, rows: Iterable[DayRow]):
+    def __init__(self, rows: Iterable[DayRow], *, provisional: bool = True):
         by_day = {row.day: DayRow(*row) for row in rows}
         years: dict[int, int] = {}
         for day in by_day:
@@ -164,6 +187,8 @@ class WorkCalendar:
         object.__setattr__(self, "_rows", MappingProxyType(by_day))
         object.__setattr__(self, "_workday", {d: r.is_workday for d, r in by_day.items()})
         object.__setattr__(self, "_years", tuple(sorted(years)))
+        object.__setattr__(self, "_extra", {})
+        object.__setattr__(self, "_provisional", provisional)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("WorkCalendar is immutable")
@@ -174,41 +199,86 @@ class WorkCalendar:
         return f"<WorkCalendar {span} ({len(years)} years)>"
 
     @classmethod
-    def from_workdays(cls, workdays: Mapping[date, bool], source: str = "") -> WorkCalendar:
+    def from_workdays(cls, workdays: Mapping[date, bool], source: str = "", *,
+                      provisional: bool = True) -> WorkCalendar:
         """A calendar from a plain ``{date: is_workday}`` mapping (no notes)."""
-        return cls(DayRow(d, bool(w), "", source) for d, w in workdays.items())
+        return cls((DayRow(d, bool(w), "", source) for d, w in workdays.items()),
+                   provisional=provisional)
+
+    # official and provisional years
+
+    def _provisional_year(self, year: int) -> Mapping[date, DayRow] | None:
+        """The provisional rows of ``year`` if it may be answered provisionally, else None."""
+        built = self._extra.get(year)
+        if built is not None:
+            return built
+        if not self._provisional or year in self._years:
+            return None
+        current = clock.now().astimezone(OFFICE_TZ).year
+        first = self._years[0] if self._years else current
+        if not first <= year <= current + PROVISIONAL_HORIZON:
+            return None
+        rows = {row.day: row for row in provisional_rows(year)}
+        # Filling the lookup table once keeps the arithmetic loop a plain dict lookup; a
+        # year once answered stays answered for this calendar's life (one process reload).
+        self._extra[year] = MappingProxyType(rows)
+        self._workday.update((d, r.is_workday) for d, r in rows.items())
+        return self._extra[year]
+
+    def basis(self, year: int) -> str:
+        """``official``, ``provisional`` or ``missing`` for ``year``."""
+        if year in self._years:
+            return OFFICIAL
+        return PROVISIONAL if self._provisional_year(year) is not None else MISSING
+
+    def is_provisional(self, d: DayLike) -> bool:
+        """Whether the office day of ``d`` is answered from a provisional year."""
+        return self.basis(office_date(d).year) == PROVISIONAL
+
+    def touches_provisional(self, a: DayLike, b: DayLike) -> bool:
+        """Whether any day between ``a`` and ``b`` (either order) lies in a provisional year.
+
+        A period whose start and end are both official can only cross official years, as
+        provisional years always follow the official ones.
+        """
+        first, last = sorted((office_date(a), office_date(b)))
+        return any(self.basis(y) == PROVISIONAL for y in range(first.year, last.year + 1))
 
     # lookups
 
     def covered_years(self) -> tuple[int, ...]:
-        """The years with data, ascending."""
+        """The official years (with stored data), ascending."""
         return self._years
 
     def covers(self, year: int) -> bool:
+        """Whether ``year`` is official."""
         return year in self._years
 
     def _is_workday(self, day: date) -> bool:
         try:
             return self._workday[day]
         except KeyError:
-            raise CalendarMissing(day.year) from None
+            if self._provisional_year(day.year) is None:
+                raise CalendarMissing(day.year) from None
+            return self._workday[day]
 
     def is_workday(self, d: DayLike) -> bool:
         """Whether the office day of ``d`` is a working day."""
         return self._is_workday(office_date(d))
 
     def day(self, d: DayLike) -> DayRow:
-        """The stored row (working day, note, source) of the office day of ``d``."""
+        """The row (working day, note, source, basis) of the office day of ``d``."""
         day = office_date(d)
         self._is_workday(day)
-        return self._rows[day]
+        return self._rows[day] if day in self._rows else self._extra[day.year][day]
 
     def rows(self, year: int) -> list[DayRow]:
-        """Every day of ``year`` in order; ``CalendarMissing`` if it is not covered."""
-        if year not in self._years:
+        """Every day of ``year`` in order, official or provisional; else ``CalendarMissing``."""
+        table = self._rows if year in self._years else self._provisional_year(year)
+        if table is None:
             raise CalendarMissing(year)
         first = date(year, 1, 1)
-        return [self._rows[first + timedelta(i)] for i in range(_days_in_year(year))]
+        return [table[first + timedelta(i)] for i in range(_days_in_year(year))]
 
     # arithmetic
 
@@ -280,10 +350,74 @@ class WorkCalendar:
         )
 
     def missing_years(self, start: DayLike, days: int = 120) -> list[int]:
-        """Years touched by the ``days`` after ``start`` that have no data (for warnings)."""
+        """Years touched by the ``days`` after ``start`` without official data (warnings)."""
         first = office_date(start)
         years = range(first.year, (first + timedelta(days=_non_negative(days))).year + 1)
         return [y for y in years if y not in self._years]
+
+
+# --- provisional years -------------------------------------------------------------------------
+
+# 《全国年节及纪念日放假办法》 as amended in 2024: 元旦 1, 春节 4 (from 除夕), 清明 1, 劳动节 2,
+# 端午 1, 中秋 1, 国庆 3: 13 days, 12 when 中秋 falls within 国庆. Substitute days (补假) and
+# make-up working days are left to the notice: without them a provisional deadline can only
+# come out earlier than the official one, never later, which is the safe side of a legal period.
+FESTIVALS = frozenset({"元旦", "农历除夕", "春节", "清明节", "劳动节", "端午节", "中秋节",
+                       "国庆节"})
+STATUTORY_DAYS = 13
+
+
+@cache
+def provisional_rows(year: int) -> tuple[DayRow, ...]:
+    """Every day of ``year`` from the statutory holidays and ordinary weekends.
+
+    The lunar festivals are computed by the ``holidays`` package (``observed=False``: no
+    substitute days, which only the State Council's notice decides). No make-up working
+    days. Raises ``CalendarInvalid`` if the package does not yield every statutory festival.
+    """
+    import holidays  # deferred: only a year without a notice needs it
+
+    all_zh = holidays.China(years=year, observed=False, language="zh_CN")
+    en = holidays.China(years=year, observed=False, language="en_US")
+    # Only the festivals themselves: for years it knows the package also lists the notice's
+    # swapped days (休息日（由 … 调休）), which a provisional year must not guess.
+    zh = {day: "；".join(n for n in all_zh.get_list(day) if n in FESTIVALS) for day in all_zh}
+    zh = {day: name for day, name in zh.items() if name}
+    names = {n for day in zh for n in zh[day].split("；")}
+    if names != FESTIVALS or not STATUTORY_DAYS - 1 <= len(zh) <= STATUTORY_DAYS:
+        raise CalendarInvalid(
+            f"{year} 年法定节假日推算失败 / the statutory holidays of {year} could not be "
+            f"computed ({len(zh)} days: {', '.join(sorted(names))}); import that year's "
+            "calendar")
+    first = date(year, 1, 1)
+    rows = []
+    for i in range(_days_in_year(year)):
+        day = first + timedelta(days=i)
+        if day in zh:
+            note = f"{zh[day]}（暂按法定节假日） {en[day]} (provisional)"
+            rows.append(DayRow(day, False, note, PROVISIONAL_SOURCE, PROVISIONAL))
+        else:
+            rows.append(DayRow(day, day.weekday() < 5, "", PROVISIONAL_SOURCE, PROVISIONAL))
+    return tuple(rows)
+
+
+def year_status(cal: WorkCalendar, through: int | None = None) -> list[tuple[int, str]]:
+    """``(year, basis)`` from the first official year through ``through`` (default: the
+    current year plus the horizon and one more, so the first missing year shows)."""
+    current = clock.now().astimezone(OFFICE_TZ).year
+    last = through if through is not None else current + PROVISIONAL_HORIZON + 1
+    years = cal.covered_years()
+    first = min(years[0] if years else current, current)
+    return [(y, cal.basis(y)) for y in range(first, last + 1)]
+
+
+def needs_notice_warning(cal: WorkCalendar, today: date) -> int | None:
+    """The year an administrator should import now (next year from 1 October), or None."""
+    if today.month >= 10 and not cal.covers(today.year + 1):
+        return today.year + 1
+    if not cal.covers(today.year):
+        return today.year
+    return None
 
 
 # --- the built-in calendar ------------------------------------------------------------------
@@ -359,19 +493,41 @@ def active() -> WorkCalendar:
     return _active if _active is not None else builtin_calendar()
 
 
+# The date-valued helpers: a result that touches a provisional year is recorded in the
+# current engine step (``calendar_calls``), and handed back from the record in replay.
+_DATE_OPS: dict[str, Callable[[WorkCalendar, DayLike, int], date | datetime]] = {
+    "add_workdays": WorkCalendar.add_workdays,
+    "add_days": WorkCalendar.add_days,
+    "add_months": WorkCalendar.add_months,
+}
+
+
+def compute(op: str, start: DayLike, n: int, cal: WorkCalendar | None = None
+            ) -> date | datetime:
+    """``op(start, n)`` on ``cal`` (default: the active calendar), never recorded."""
+    return _DATE_OPS[op](cal or active(), start, n)
+
+
+def _recorded(op: str, start: DayLike, n: int) -> date | datetime:
+    cal = active()
+    return calendar_calls.evaluate(
+        op, start, n, lambda: _DATE_OPS[op](cal, start, n),
+        lambda result: cal.touches_provisional(start, result))
+
+
 def add_workdays(start: DayLike, n: int) -> date | datetime:
     """``active().add_workdays``: the n-th working day after start (start not counted)."""
-    return active().add_workdays(start, n)
+    return _recorded("add_workdays", start, n)
 
 
 def add_days(start: DayLike, n: int) -> date | datetime:
     """``active().add_days``: n calendar days, rolled to a working day."""
-    return active().add_days(start, n)
+    return _recorded("add_days", start, n)
 
 
 def add_months(start: DayLike, n: int) -> date | datetime:
     """``active().add_months``: n months (clipped to month end), rolled to a working day."""
-    return active().add_months(start, n)
+    return _recorded("add_months", start, n)
 
 
 def is_workday(d: DayLike) -> bool:
@@ -386,7 +542,7 @@ def workdays_between(a: DayLike, b: DayLike) -> int:
 
 def next_workday(d: DayLike) -> date | datetime:
     """``active().next_workday``: the first working day strictly after d."""
-    return active().next_workday(d)
+    return _recorded("add_workdays", d, 1)
 
 
 def script_helpers() -> dict[str, Callable[..., Any]]:
@@ -415,7 +571,9 @@ def stored_years(session: Session) -> list[int]:
 
 
 def _insert(session: Session, rows: Iterable[DayRow]) -> None:
-    values = [r._asdict() for r in rows]
+    # Stored rows are official by definition: provisional years are never stored.
+    values = [{"day": r.day, "is_workday": r.is_workday, "note": r.note, "source": r.source}
+              for r in rows]
     if values:
         session.execute(insert(CalendarDay), values)
 
@@ -506,14 +664,26 @@ def set_day(session: Session, day: date, is_workday: bool, note: str, source: st
 
 
 def export_year(session: Session, year: int) -> list[DayRow]:
-    """The stored rows of ``year`` in date order (empty if none)."""
+    """The stored (official) rows of ``year`` in date order (empty if none)."""
     query = select(CalendarDay).where(_year_range(year)).order_by(CalendarDay.day)
     return [DayRow(r.day, r.is_workday, r.note, r.source) for r in session.scalars(query)]
+
+
+def year_rows(session: Session, year: int) -> list[DayRow]:
+    """The rows of ``year`` as deadlines see them: official if stored, else provisional
+    within the horizon, else empty."""
+    stored = export_year(session, year)
+    if stored:
+        return stored
+    current = clock.now().astimezone(OFFICE_TZ).year
+    within = current - 1 <= year <= current + PROVISIONAL_HORIZON
+    return list(provisional_rows(year)) if within else []
 
 
 # --- CSV (``docroute calendar import FILE`` / export) ----------------------------------------
 
 CSV_HEADER = ("date", "is_workday", "note")
+EXPORT_HEADER = (*CSV_HEADER, "basis")  # basis is informational; imports ignore it
 _TRUE = {"1", "true", "yes", "y", "是", "班"}
 _FALSE = {"0", "false", "no", "n", "否", "休"}
 _DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
@@ -574,20 +744,24 @@ def import_csv(session: Session, text: str, source: str) -> list[int]:
 
 
 def rows_to_csv(rows: Iterable[DayRow]) -> str:
-    """CSV text in the import format (round-trips through ``parse_csv``)."""
+    """CSV text in the import format plus each day's basis (round-trips through
+    ``parse_csv``, which ignores the basis column)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    writer.writerows((r.day.isoformat(), int(r.is_workday), r.note) for r in rows)
+    writer.writerow(EXPORT_HEADER)
+    writer.writerows((r.day.isoformat(), int(r.is_workday), r.note, r.basis) for r in rows)
     return out.getvalue()
 
 
 def template_csv(year: int) -> str:
-    """A starting sheet for ``year``: Monday–Friday working, notes empty.
+    """A starting sheet for ``year``: the statutory holidays and weekends, no make-up days.
 
-    For an administrator to correct against the State Council notice before importing;
-    it is never used as data by itself.
+    For an administrator to correct against the State Council notice (add the make-up
+    working days and the days off in lieu) before importing; never data by itself.
     """
-    first = date(year, 1, 1)
-    days = (first + timedelta(days=i) for i in range(_days_in_year(year)))
-    return rows_to_csv(DayRow(d, d.weekday() < 5) for d in days)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows((r.day.isoformat(), int(r.is_workday), r.note.split("（")[0])
+                     for r in provisional_rows(year))
+    return out.getvalue()

@@ -123,8 +123,14 @@ def test_due_dates_on_the_official_calendar(kind: str, start: str, n: int, due: 
     assert deadlines.due_date(kind, D(start), n) == D(due)
 
 
+def strict_2026() -> WorkCalendar:
+    """2026 only, without provisional years: a year is truly missing."""
+    return WorkCalendar(workcalendar.builtin_calendar().rows(2026), provisional=False)
+
+
 def test_a_year_without_calendar_data_is_refused_clearly(
         docroute: Docroute, case: int, manual_clock: clock.ManualClock) -> None:
+    workcalendar.activate(strict_2026())
     with docroute.session() as s, pytest.raises(CalendarMissing) as error:
         deadlines.start(s, case, "reply", kind="workdays", n=20, start_on="2026-12-10")
     assert error.value.year == 2027
@@ -273,6 +279,7 @@ def test_a_diagram_deadline_reaching_a_missing_year_becomes_an_incident(
         docroute.deploy(s, [SourceFile("disclosure.bpmn", DISCLOSURE_BPMN.encode())],
                         actor="admin")
     manual_clock.set(on("2026-12-10"))
+    workcalendar.activate(strict_2026())
     with docroute.session() as s:
         case = runtime.start_case(s, people["rev1"], "disclosure",
                                   {"received_on": "2026-12-10"}).id

@@ -290,7 +290,10 @@ def test_a_missing_calendar_year_does_not_stop_reminders(
         docroute: Docroute, manual_clock: clock.ManualClock,
         office: dict[str, identity.Actor], caplog: pytest.LogCaptureFixture) -> None:
     manual_clock.set(at("2026-12-30"))
-    case = start(docroute, "2027-01-02")  # 2027 has no calendar data yet
+    # Only 2026, without provisional years: 2027 is truly missing.
+    workcalendar.activate(workcalendar.WorkCalendar(
+        workcalendar.builtin_calendar().rows(2026), provisional=False))
+    case = start(docroute, "2027-01-02")
     run(docroute)
     assert level_of(docroute, case) == "blue"  # T-3 counted in calendar days, and logged
     assert "no working-day calendar for 2027" in caplog.text

@@ -228,14 +228,14 @@ def test_iso_strings(cal: WorkCalendar) -> None:
 # --- years without data -------------------------------------------------------------------------
 
 
-def test_deadline_reaching_2027_raises_naming_the_year(cal: WorkCalendar) -> None:
+def test_a_year_beyond_the_provisional_horizon_raises_naming_the_year(cal: WorkCalendar
+                                                                      ) -> None:
     with pytest.raises(CalendarMissing) as caught:
-        cal.add_workdays(D("2026-12-20"), 20)
-    assert caught.value.year == 2027
+        cal.add_workdays(D("2205-12-20"), 20)  # a typo for 2025 must not compute silently
+    assert caught.value.year == 2205
     assert isinstance(caught.value, DocrouteError)
-    assert "2027" in str(caught.value)
-    assert "没有 2027 年的工作日历数据" in str(caught.value)
-    assert "State Council" in str(caught.value)
+    assert "没有 2205 年的工作日历数据" in str(caught.value)
+    assert "provisionally" in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -250,19 +250,15 @@ def test_deadline_reaching_2027_raises_naming_the_year(cal: WorkCalendar) -> Non
         lambda c: c.rows(2027),
     ],
 )
-def test_never_falls_back_to_monday_to_friday(cal: WorkCalendar, call) -> None:
+def test_never_falls_back_to_monday_to_friday(call) -> None:
+    strict = WorkCalendar(builtin_calendar().rows(2026), provisional=False)
     with pytest.raises(CalendarMissing):
-        call(cal)
+        call(strict)
 
 
-def test_a_gap_year_is_missing_too() -> None:
-    days = {**full_year(2026), **full_year(2028)}
-    cal = WorkCalendar((DayRow(d, w, n) for d, (w, n) in days.items()))
-    assert cal.covered_years() == (2026, 2028)
-    with pytest.raises(CalendarMissing, match="2027"):
-        cal.add_workdays(D("2026-12-30"), 5)
-    assert cal.missing_years(D("2026-11-27")) == [2027]
-    assert cal.missing_years(D("2026-03-01")) == []
+def test_a_year_before_the_first_official_one_is_missing(cal: WorkCalendar) -> None:
+    with pytest.raises(CalendarMissing, match="2003"):
+        cal.is_workday(D("2003-12-31"))
 
 
 def test_calendar_is_immutable_and_years_complete(cal: WorkCalendar) -> None:
@@ -354,10 +350,13 @@ def test_load_ignores_a_partial_year(session: Session) -> None:
     workcalendar.seed(session)
     session.add(CalendarDay(day=D("2027-01-01"), is_workday=False, note="", source="x"))
     session.flush()
+    session.add(CalendarDay(day=D("2030-01-01"), is_workday=False, note="", source="x"))
+    session.flush()
     cal = workcalendar.load(session)
     assert not cal.covers(2027)
+    assert cal.basis(2027) == "provisional"  # answered from the statutory holidays instead
     with pytest.raises(CalendarMissing):
-        cal.is_workday(D("2027-01-01"))
+        cal.is_workday(D("2030-01-02"))  # beyond the provisional horizon: still refused
 
 
 # --- CSV ----------------------------------------------------------------------------------------
@@ -365,14 +364,17 @@ def test_load_ignores_a_partial_year(session: Session) -> None:
 
 def test_csv_round_trip_and_import(session: Session, cal: WorkCalendar) -> None:
     text = workcalendar.rows_to_csv(cal.rows(2026))
-    assert text.splitlines()[0] == "date,is_workday,note"
-    assert "2026-02-14,1," in text
+    assert text.splitlines()[0] == "date,is_workday,note,basis"
+    assert "2026-02-14,1," in text and text.splitlines()[1].endswith(",official")
     parsed = workcalendar.parse_csv(text)
     assert parsed[2026] == full_year(2026, cal)
 
-    template = workcalendar.template_csv(2027).replace("2027-01-01,1,", "2027-01-01,0,元旦")
+    template = workcalendar.template_csv(2027)
+    assert "2027-01-01,0,元旦\n" in template and "2027-02-05,0,农历除夕\n" in template
+    template = template.replace("2027-02-20,0,", "2027-02-20,1,调休上班")
     assert workcalendar.import_csv(session, "\ufeff" + template, "2027 notice") == [2027]
     assert workcalendar.load(session).day("2027-01-01").note == "元旦"
+    assert workcalendar.load(session).day("2027-02-20").basis == "official"
     assert workcalendar.export_year(session, 2027)[0].source == "2027 notice"
 
 
@@ -420,8 +422,10 @@ def test_helpers_through_the_restricted_environment() -> None:
     assert env.evaluate("add_workdays('2026-10-09T10:00:00+08:00', 1)", {}) == (
         "2026-10-10T10:00:00" + SHANGHAI_OFFSET
     )
-    with pytest.raises(CalendarMissing, match="2027"):
-        env.evaluate("add_workdays('2026-12-20', 20)", {})
+    workcalendar.activate(WorkCalendar(builtin_calendar().rows(2026)))
+    assert env.evaluate("add_workdays('2026-12-20', 20)", {}) == "2027-01-18"  # provisional
+    with pytest.raises(CalendarMissing, match="2205"):
+        env.evaluate("add_workdays('2205-12-20', 20)", {})
 
 
 def test_script_helpers_names() -> None:

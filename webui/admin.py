@@ -44,7 +44,14 @@ def _administrators_only() -> None:
 
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
-    return {"clearance_label": clearance_label, "status_label": status_label}
+    return {"clearance_label": clearance_label, "status_label": status_label,
+            "basis_label": basis_label}
+
+
+def basis_label(basis: str) -> str:
+    labels = {"official": _("official"), "provisional": _("provisional"),
+              "missing": _("missing")}
+    return labels.get(basis, basis)
 
 
 def clearance_label(name: str) -> str:

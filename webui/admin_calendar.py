@@ -1,5 +1,7 @@
-"""Administration of the working-day calendar: a year as a month grid, toggle days,
-import a year from CSV (docs/calendar.md), export, and a Monday–Friday template."""
+"""Administration of the working-day calendar: a year as a month grid (official or
+provisional), toggle days, import a year from CSV (docs/calendar.md), export, and a template
+from the statutory holidays. Changes go through ``engine.calendar_recompute``, which moves
+every open provisional deadline in the same transaction."""
 
 from __future__ import annotations
 
@@ -7,19 +9,20 @@ import calendar as pycalendar
 from datetime import date
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DocrouteError, clock, history, workcalendar
+from engine import DocrouteError, calendar_recompute, clock, workcalendar
 
 from . import get_docroute
 from .admin import bp, read_upload
 from .auth import current_actor
 
 
-def _reload(session: Any) -> None:
-    # This process uses the new data at once; others on their next reload (docs/calendar.md).
-    workcalendar.activate(workcalendar.load(session))
+def _recomputed(change: calendar_recompute.CalendarChange) -> None:
+    if change.cases:
+        flash(_("%(n)s provisional date(s) in %(cases)s case(s) were recomputed.",
+                n=change.dates_moved, cases=len(change.cases)), "success")
 
 
 @bp.get("/calendar")
@@ -27,8 +30,10 @@ def calendar() -> Any:
     today = clock.now().astimezone(clock.OFFICE_TZ).date()
     year = request.args.get("year", type=int) or today.year
     with get_docroute().session() as s:
-        rows = {r.day: r for r in workcalendar.export_year(s, year)}
-        years = workcalendar.stored_years(s)
+        rows = {r.day: r for r in workcalendar.year_rows(s, year)}
+        status = workcalendar.year_status(workcalendar.load(s))
+    years = [y for y, _basis in status]
+    basis = next((r.basis for r in rows.values()), workcalendar.MISSING)
     months = []
     for month in range(1, 13):
         weeks = []
@@ -38,7 +43,8 @@ def calendar() -> Any:
         months.append({"month": month, "weeks": weeks})
     workdays = sum(1 for r in rows.values() if r.is_workday)
     return render_template("admin/calendar.html", year=year, months=months, years=years,
-                           stored=bool(rows), workdays=workdays, today=today)
+                           stored=bool(rows), workdays=workdays, today=today, basis=basis,
+                           status=status)
 
 
 @bp.post("/calendar/day")
@@ -57,18 +63,18 @@ def calendar_day() -> Any:
             current = workcalendar.export_year(s, day.year)
             row = next((r for r in current if r.day == day), None)
             if row is None:
-                raise DocrouteError(_("The calendar has no year %(year)s: import the whole "
-                                      "year first.", year=day.year))
+                raise DocrouteError(_("%(year)s has no official calendar yet: import the "
+                                      "State Council's notice for the whole year first (the "
+                                      "template starts from the statutory holidays).",
+                                      year=day.year))
             workday = not row.is_workday
             note = request.form.get("note", "").strip() or (row.note if workday ==
                                                              row.is_workday else "")
-            workcalendar.set_day(s, day, workday, note, source)
-            history.append_system(s, "calendar_day_changed", current_actor().username, {
-                "day": day.isoformat(), "is_workday": workday, "note": note,
-                "source": source})
-            _reload(s)
+            change = calendar_recompute.set_day(s, day, workday, note, source,
+                                                current_actor().username)
         flash(_("%(day)s is now a %(kind)s.", day=day.isoformat(),
                 kind=_("working day") if workday else _("day off")), "success")
+        _recomputed(change)
     except DocrouteError as error:
         flash(str(error), "error")
     return redirect(url_for("admin.calendar", year=day.year, source=source))
@@ -90,11 +96,10 @@ def calendar_import() -> Any:
         except UnicodeDecodeError:
             raise DocrouteError(_("The file is not UTF-8 text.")) from None
         with get_docroute().session() as s:
-            years = workcalendar.import_csv(s, text, source)
-            history.append_system(s, "calendar_imported", current_actor().username,
-                                  {"years": years, "source": source})
-            _reload(s)
+            change = calendar_recompute.import_csv(s, text, source, current_actor().username)
+        years = change.years
         flash(_("Imported %(years)s.", years=", ".join(map(str, years))), "success")
+        _recomputed(change)
         return redirect(url_for("admin.calendar", year=years[0] if years else None))
     except DocrouteError as error:
         for line in str(error).splitlines():
@@ -105,12 +110,21 @@ def calendar_import() -> Any:
 @bp.get("/calendar/<int:year>.csv")
 def calendar_export(year: int) -> Any:
     with get_docroute().session() as s:
-        text = workcalendar.rows_to_csv(workcalendar.export_year(s, year))
+        rows = workcalendar.year_rows(s, year)
+    if not rows:
+        abort(404)
+    text = workcalendar.rows_to_csv(rows)
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{year}.csv"'})
 
 
 @bp.get("/calendar/<int:year>/template.csv")
 def calendar_template(year: int) -> Any:
-    return Response(workcalendar.template_csv(year), mimetype="text/csv", headers={
+    if not 1949 < year < 2200:
+        abort(404)
+    try:
+        text = workcalendar.template_csv(year)
+    except DocrouteError:
+        abort(404)
+    return Response(text, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{year}-template.csv"'})

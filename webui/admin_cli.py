@@ -1,4 +1,4 @@
-"""``docroute calendar import|export|template``: the working-day calendar from the shell.
+"""``docroute calendar import|export|template|status``: the working-day calendar from the shell.
 
 The file format and the rules are in docs/calendar.md; the same checks run as on the
 calendar administration page, and nothing is stored while any problem remains.
@@ -6,12 +6,13 @@ calendar administration page, and nothing is stored while any problem remains.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
-from engine import Docroute, DocrouteError, Settings, history, workcalendar
+from engine import Docroute, DocrouteError, Settings, calendar_recompute, workcalendar
 
 
 def _app() -> Docroute:
@@ -41,15 +42,16 @@ def calendar_import(file: str, source: str) -> None:
     app = _app()
     try:
         with app.session() as session:
-            years = workcalendar.import_csv(session, text, source)
-            history.append_system(session, "calendar_imported", "cli",
-                                  {"years": years, "source": source})
+            change = calendar_recompute.import_csv(session, text, source, "cli")
     except DocrouteError as error:
         for line in str(error).splitlines():
             click.echo(f"{file}: {line}", err=True)
         sys.exit(1)
-    for year in years:
+    for year in change.years:
         click.echo(f"imported {year}")
+    if change.cases:
+        click.echo(f"recomputed {change.dates_moved} provisional date(s) in "
+                   f"{len(change.cases)} case(s)")
 
 
 @calendar.command("export")
@@ -57,7 +59,7 @@ def calendar_import(file: str, source: str) -> None:
 def calendar_export(year: int) -> None:
     """Print the stored days of YEAR as CSV (the import format)."""
     with _app().session() as session:
-        rows = workcalendar.export_year(session, year)
+        rows = workcalendar.year_rows(session, year)
     if not rows:
         click.echo(f"docroute: the calendar has no data for {year}", err=True)
         sys.exit(1)
@@ -67,5 +69,23 @@ def calendar_export(year: int) -> None:
 @calendar.command("template")
 @click.argument("year", type=int)
 def calendar_template(year: int) -> None:
-    """Print a Monday–Friday sheet for YEAR to correct against the notice, then import."""
-    click.echo(workcalendar.template_csv(year), nl=False)
+    """Print YEAR's statutory holidays and weekends to correct against the notice."""
+    try:
+        click.echo(workcalendar.template_csv(year), nl=False)
+    except DocrouteError as error:
+        click.echo(f"docroute: {error}", err=True)
+        sys.exit(1)
+
+
+@calendar.command("status")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON array")
+def calendar_status(as_json: bool) -> None:
+    """Each year: official (notice imported), provisional (statutory holidays) or missing."""
+    with _app().session() as session:
+        cal = workcalendar.load(session)
+    rows = workcalendar.year_status(cal)
+    if as_json:
+        click.echo(json.dumps([{"year": y, "basis": b} for y, b in rows]))
+        return
+    for year, basis in rows:
+        click.echo(f"{year} {basis}")

@@ -109,6 +109,7 @@ def task_json(row: Task) -> dict[str, Any]:
         "form_key": row.form_key, "assignee": row.assignee,
         "candidate_groups": list(row.candidate_groups or []),
         "due_at": row.due_at.isoformat() if row.due_at else None,
+        "due_provisional": bool(row.due_provisional),
         "urgency": row.urgency, "reminder_level": row.reminder_level,
         "title": row.title, "process_key": row.process_key, "document_id": row.document_id,
         "created_at": row.created_at.isoformat(),

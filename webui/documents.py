@@ -170,6 +170,7 @@ def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
             "diagram": diagram_state(s, instance),
             "deadlines": deadlines.list_for_case(s, instance.id),
             "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at,
+                            "due_provisional": t.due_provisional,
                             "who": names.get(t.assignee, t.assignee) if t.assignee else
                             "、".join(names.get(g, g) for g in t.candidate_groups or [])}
                            for t in s.scalars(select(Task).where(

@@ -16,9 +16,10 @@ from typing import Any
 from babel import dates
 from flask import Flask, g, request
 from flask_babel import format_decimal, get_locale, lazy_gettext
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from engine import clock
+from engine import clock, workcalendar
 
 from . import get_docroute
 from .formdata import input_value
@@ -65,6 +66,7 @@ def init_app(app: Flask) -> None:
         multiline=multiline, doctype=doctype_label, number=number,
     )
     app.jinja_env.globals["input_value"] = input_value
+    app.jinja_env.globals["provisional_badge"] = provisional_badge
 
     # Counted before the view runs: views render inside their own unit of work, and a
     # second session opened while rendering would wait for SQLite's write lock.
@@ -73,7 +75,24 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _common() -> dict[str, Any]:
         return {"actor": g.get("actor"), "lang": current_lang(),
-                "unread_count": g.get("unread", 0)}
+                "unread_count": g.get("unread", 0), "calendar_warning": _calendar_warning()}
+
+
+def provisional_badge() -> Markup:
+    """The marker of a date computed over a year without the State Council's notice."""
+    return Markup('<span class="badge provisional" title="{}">{}</span>').format(
+        _("No State Council notice for that year yet: computed from the statutory holidays; "
+          "it will be recomputed when the notice is imported."),
+        _("provisional: computed from the statutory holidays"))
+
+
+def _calendar_warning() -> int | None:
+    """For administrators: the year whose official calendar should be imported now."""
+    actor = g.get("actor")
+    if actor is None or not actor.is_admin:
+        return None
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    return workcalendar.needs_notice_warning(workcalendar.active(), today)
 
 
 def current_lang() -> str:
