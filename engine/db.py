@@ -67,7 +67,9 @@ def upgrade_schema(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        # "heads": migrations written side by side may branch from one revision; each
+        # applies to its own tables, so all of them are applied.
+        command.upgrade(config, "heads")
 
 
 def lock_instance(session: Session, instance_id: int) -> Instance | None:
