@@ -6,7 +6,9 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -303,10 +305,34 @@ def test_calendar_toggle_import_export(app: Flask, docroute: Docroute) -> None:
         "file": (io.BytesIO(template.encode()), "2031.csv")}, content_type="multipart/form-data")
     assert response.status_code == 302
     export = client.get("/admin/calendar/2031.csv").get_data(as_text=True)
-    assert export.splitlines()[0] == "date,is_workday,note" and len(export.splitlines()) == 366
+    assert export.splitlines()[0] == "date,is_workday,note,basis"
+    assert len(export.splitlines()) == 366
     broken = "".join(line for line in template.splitlines(keepends=True)
                      if not line.startswith("2031-06-15"))
     client.post("/admin/calendar/import", data={
         "csrf_token": token, "source": "x", "file": (io.BytesIO(broken.encode()), "b.csv")},
         content_type="multipart/form-data")
     assert "1 day(s) missing (2031-06-15); nothing was stored" in page(client, "/admin/calendar")
+
+
+def test_a_provisional_year_is_shown_refused_for_edits_and_replaced_by_import(
+        app: Flask, docroute: Docroute, manual_clock: Any) -> None:
+    manual_clock.set(datetime(2026, 12, 3, 2, 0, tzinfo=UTC))
+    client, token = login(app, "admin")
+    html = page(client, "/admin/calendar?year=2027")
+    assert "2027 is provisional." in html and "disabled" in html
+    assert "2027 · provisional" in html and "2026 · official" in html
+    # Administrators are warned from 1 October that next year has no notice.
+    assert "The 2027 working-day calendar has no State Council notice yet" in html
+    client.post("/admin/calendar/day", data={"csrf_token": token, "day": "2027-01-04",
+                                             "source": "测试通知"})
+    assert "2027 has no official calendar yet" in page(client, "/admin/calendar?year=2027")
+    template = client.get("/admin/calendar/2027/template.csv").get_data(as_text=True)
+    client.post("/admin/calendar/import", data={
+        "csrf_token": token, "source": "国办发明电〔2026〕9号",
+        "file": (io.BytesIO(template.encode()), "2027.csv")}, content_type="multipart/form-data")
+    html = page(client, "/admin/calendar?year=2027")
+    assert "2027 · official" in html and "2027 is provisional." not in html
+    assert "has no State Council notice yet" not in html
+    zh = client.get("/admin/calendar?year=2028", headers={"Accept-Language": "zh-CN"})
+    assert "2028 年为暂定日历。" in zh.get_data(as_text=True)
