@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import clock, notify, reminders, runtime, workcalendar
+from . import calendar_recompute, clock, notify, reminders, runtime, workcalendar
 from .models import Timer
 from .service import Docroute
 
@@ -253,6 +253,8 @@ def run_side_passes(docroute: Docroute, policy: reminders.ReminderPolicy,
     try:
         with docroute.session() as session:
             result = reminders.run_reminders(session, clock.now(), policy=policy, mail=mail)
+            calendar_recompute.warn_missing_notice(
+                session, clock.now().astimezone(clock.OFFICE_TZ).date())
     except Exception:
         log.exception("the reminder pass failed")
     mailed = 0

@@ -227,3 +227,18 @@ def test_pages_and_api_mark_the_provisional_date(docroute: Docroute, case: int) 
     if document_id is not None:
         detail = client.get(f"/documents/{document_id}").get_data(as_text=True)
         assert "provisional" in detail or "暂按法定节假日推算" in detail
+
+
+def test_administrators_are_told_once_from_october(docroute: Docroute,
+                                                   manual_clock: clock.ManualClock,
+                                                   people: dict[str, identity.Actor]) -> None:
+    with docroute.session() as s:
+        workcalendar.seed(s, WorkCalendar(builtin_calendar().rows(2026)))
+        assert calendar_recompute.warn_missing_notice(s, D("2026-09-30")) == 0
+        assert calendar_recompute.warn_missing_notice(s, D("2026-10-01")) == 1  # admin only
+        assert calendar_recompute.warn_missing_notice(s, D("2026-10-02")) == 0  # once
+        (message,) = s.scalars(select(Notification.message))
+    assert message.startswith("【工作日历】2027 年尚未导入国务院放假通知")
+    with docroute.session() as s:
+        calendar_recompute.import_csv(s, official_2027(), NOTICE, "admin")
+        assert calendar_recompute.warn_missing_notice(s, D("2026-12-01")) == 0
