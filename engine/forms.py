@@ -256,9 +256,37 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             errors.setdefault(path, "this field is required")
         else:
             errors.setdefault(path, error.message)
+    _check_time_limits(properties, clean, errors)
     if errors:
         raise FormInvalid(errors)
     return clean
+
+
+def _check_time_limits(properties: dict[str, Any], clean: dict[str, Any],
+                       errors: dict[str, str]) -> None:
+    """Time limits (``x-deadline`` date fields) are never in the past, and one that falls
+    on a day off rolls to the next working day, as a period ending on a holiday does."""
+    from . import workcalendar  # the calendar reads the database layer; forms need not
+
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    for key, sub in properties.items():
+        value = clean.get(key)
+        if not sub.get("x-deadline") or not isinstance(value, str) or key in errors:
+            continue
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            continue  # the format check has said so
+        if day < today:
+            errors[key] = (f"办理时限 {day} 已过 / the time limit {day} is in the past: "
+                           f"choose {today} or later")
+            continue
+        try:
+            rolled = workcalendar.office_date(workcalendar.active().roll_forward(day))
+        except workcalendar.CalendarMissing as missing:
+            errors[key] = str(missing)
+            continue
+        clean[key] = rolled.isoformat()
 
 
 def _without_readonly_required(schema: dict[str, Any]) -> dict[str, Any]:
