@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import calendar_recompute, clock, notify, reminders, runtime, workcalendar
+from . import calendar_recompute, clock, notify, reminders, runtime, wakeup, workcalendar
 from .models import Timer
 from .service import Docroute
 
@@ -38,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS_PER_CASE = 3
 # So many failing cases in one call means the database or the code is broken, not a case.
 MAX_FAILURES = 100
+# Due means strictly after the due time: wake this much later, not at the instant.
+WAKE_MARGIN = 0.002
 
 ErrorHook = Callable[[int, BaseException], None]
 
@@ -151,15 +152,17 @@ class TickResult:
 
 
 class Scheduler:
-    """APScheduler's BackgroundScheduler running ``tick`` every ``interval`` seconds.
+    """Fires due timers as they fall due: sleeps until the earliest one, woken early when
+    a timer is written (``engine.wakeup``), at most ``interval`` seconds at a time.
 
-    One job, ``max_instances=1`` and ``coalesce``: ticks never overlap and missed ones
-    collapse into one. The reminder pass and the mail outbox run every
-    ``reminder_interval`` seconds (their state changes only at day boundaries and at due
-    times; the pass is idempotent, so a shorter interval only costs queries).
+    One thread runs ``tick`` after each wake-up, so ticks never overlap. The reminder
+    pass and the mail outbox run every ``reminder_interval`` seconds (their state changes
+    only at day boundaries and at due times; the pass is idempotent, so a shorter
+    interval only costs queries). ``interval`` is only a safety net for a lost wake-up
+    (and lets tests that move a manual clock be noticed); lateness does not depend on it.
     """
 
-    def __init__(self, docroute: Docroute, *, interval: float = 1.0,
+    def __init__(self, docroute: Docroute, *, interval: float = 30.0,
                  reminder_interval: float = 60.0, batch: int = 100,
                  policy: reminders.ReminderPolicy | None = None,
                  mail: notify.MailSettings | None = None,
@@ -174,7 +177,9 @@ class Scheduler:
         self._backoff = _Backoff()
         self._last_reminders: float | None = None
         self._last_calendar: float | None = None
-        self._scheduler: BackgroundScheduler | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def tick(self) -> TickResult:
         """Fire due timers, then (when their interval has passed) reminders and mail."""
@@ -193,7 +198,7 @@ class Scheduler:
     def _safe_tick(self) -> None:
         try:
             self.tick()
-        except Exception:  # logged here: APScheduler would only log it at a lower level
+        except Exception:
             log.exception("scheduler tick failed")
 
     def _maybe_reload_calendar(self) -> None:
@@ -205,29 +210,71 @@ class Scheduler:
         self._last_calendar = monotonic
         load_calendar(self.docroute)
 
+    def sleep_for(self) -> float:
+        """Seconds until the next tick is needed: the earliest due timer, the next
+        reminder pass, or ``interval``, whichever comes first."""
+        now = clock.now()
+        blocked = self._backoff.blocked(now)
+        waits = [self.interval]
+        if self._last_reminders is not None:
+            waits.append(self.reminder_interval - (_time.monotonic() - self._last_reminders))
+        waits.extend((until - now).total_seconds() for _, until in self._backoff.until.values()
+                     if until > now)
+        try:
+            with self.docroute.session() as session:
+                due = wakeup.earliest_due(session, blocked)
+        except Exception:
+            log.exception("reading the earliest due timer failed")
+            due = None
+        if due is not None:
+            # Due means strictly after due_at; a row that stays due after a tick (the
+            # workflow disagreed, or a cycle catching up) is retried a second later
+            # rather than in a busy loop.
+            ahead = (due - now).total_seconds()
+            waits.append(ahead + WAKE_MARGIN if ahead >= 0 else 1.0)
+        return max(0.0, min(waits))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.sleep_for())
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            self._safe_tick()
+
     def start(self, *, catch_up: bool = True) -> None:
-        """Start ticking. With ``catch_up`` (the default) one tick runs first, here, so
-        everything that fell due while nothing was running has fired when this returns."""
-        if self._scheduler is not None:
+        """Start the scheduler thread. With ``catch_up`` (the default) one tick runs first,
+        here, so everything that fell due while nothing was running has fired when this
+        returns."""
+        if self._thread is not None:
             raise RuntimeError("the scheduler is already running")
+        wakeup.subscribe(self._wake)
+        self._stop.clear()
+        url = wakeup.libpq_url(self.docroute.engine)
+        if url is not None:
+            listener = wakeup.PostgresListener(url, self._wake, self._stop)
+            listener.start()
+            listener.listening.wait(5.0)
         if catch_up:
             self._safe_tick()
-        scheduler = BackgroundScheduler(daemon=True)
-        scheduler.add_job(self._safe_tick, "interval", seconds=self.interval,
-                          id="docroute-timers", max_instances=1, coalesce=True,
-                          misfire_grace_time=None)
-        scheduler.start()
-        self._scheduler = scheduler
+        self._thread = threading.Thread(target=self._run, name="docroute-scheduler",
+                                        daemon=True)
+        self._thread.start()
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop ticking; with ``wait``, let a running tick finish first."""
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=wait)
-            self._scheduler = None
+        """Stop; with ``wait``, let a running tick finish first."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._wake.set()
+        wakeup.unsubscribe(self._wake)
+        if wait:
+            self._thread.join()
+        self._thread = None
 
     @property
     def running(self) -> bool:
-        return self._scheduler is not None
+        return self._thread is not None
 
 
 def load_calendar(docroute: Docroute) -> None:
@@ -270,7 +317,7 @@ def run_side_passes(docroute: Docroute, policy: reminders.ReminderPolicy,
 # --- the worker ------------------------------------------------------------------------------
 
 
-def run_worker(docroute: Docroute, once: bool = False, *, interval: float = 1.0,
+def run_worker(docroute: Docroute, once: bool = False, *, interval: float = 30.0,
                policy: reminders.ReminderPolicy | None = None,
                mail: notify.MailSettings | None = None,
                stop: threading.Event | None = None) -> int:
@@ -290,7 +337,7 @@ def run_worker(docroute: Docroute, once: bool = False, *, interval: float = 1.0,
     _on_signals(stop)
     scheduler = Scheduler(docroute, interval=interval, policy=policy, mail=mail)
     scheduler.start()
-    log.info("docroute worker running (every %gs); stop with Ctrl-C", interval)
+    log.info("docroute worker running; stop with Ctrl-C")
     try:
         stop.wait()
     finally:
