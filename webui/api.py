@@ -268,3 +268,4 @@ def complete(task_id: str) -> Any:
 
 from . import api_documents as _api_documents  # noqa: E402,F401  (document routes on bp)
 from . import api_links as _api_links  # noqa: E402,F401  (linked-case routes on bp)
+from . import api_reports as _api_reports  # noqa: E402,F401  (report routes on bp)

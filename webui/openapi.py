@@ -23,6 +23,10 @@ INSTANCE_ID = {"name": "instance_id", "in": "path", "required": True,
                "schema": {"type": "integer"}}
 DOCUMENT_ID = {"name": "document_id", "in": "path", "required": True,
                "schema": {"type": "integer"}}
+PERIOD = [{"name": n, "in": "query", "required": True,
+           "schema": {"type": "string", "format": "date"}} for n in ("from", "to")]
+UNIT = {"name": "unit", "in": "query", "required": False, "schema": {"type": "string"}}
+YEAR = {"name": "year", "in": "path", "required": True, "schema": {"type": "integer"}}
 DATA_BODY = {"required": False, "content": {"application/json": {"schema": {
     "type": "object", "properties": {"data": {"type": "object"}}}}}}
 
@@ -103,6 +107,34 @@ OPENAPI: dict[str, Any] = {
             "responses": {"201": _json(_ref("Instance"), "the follow-up case"),
                           "409": _json(_ref("Error"), "no instruction yet, or already "
                                                       "opened"), **ERRORS}}},
+        # --- reports (webui/api_reports.py) ---
+        "/reports/kpi": {"get": {
+            "summary": "Performance figures per unit for cases started in a period (办结率, "
+                       "按期办结率, 超期件数, working days per step, 办复率, 满意率, 答复率, 督办)",
+            "parameters": [*PERIOD, UNIT],
+            "responses": {"200": _json({"type": "object"}, "all units first, then each unit"),
+                          "422": _json(_ref("FieldErrors"), "bad period"), **ERRORS}}},
+        "/reports/kpi/cases": {"get": {
+            "summary": "The cases behind one figure (drill-down), as far as the caller is "
+                       "cleared",
+            "parameters": [*PERIOD, UNIT, {"name": "figure", "in": "query", "required": True,
+                                           "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "array", "items": {"type": "integer"}},
+                                       "case ids"),
+                          "422": _json(_ref("FieldErrors"), "bad period or figure"),
+                          **ERRORS}}},
+        "/reports/kpi.csv": {"get": {
+            "summary": "The figures as CSV", "parameters": [*PERIOD, UNIT],
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
+                          **ERRORS}}},
+        "/reports/disclosure/{year}": {"get": {
+            "summary": "政府信息公开年度报告: requests and results by applicant type",
+            "parameters": [YEAR],
+            "responses": {"200": _json({"type": "object"}, "the table"), **ERRORS}}},
+        "/reports/disclosure/{year}.csv": {"get": {
+            "summary": "The annual report table as CSV", "parameters": [YEAR],
+            "responses": {"200": {"description": "CSV", "content": {"text/csv": {}}},
+                          **ERRORS}}},
         # --- documents (webui/api_documents.py) ---
         "/documents": {
             "get": {
