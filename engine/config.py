@@ -19,6 +19,8 @@ class Settings:
     max_diagram_bytes: int = 5 * 1024 * 1024
     max_attachment_bytes: int = 50 * 1024 * 1024
     script_timeout_seconds: float = 2.0
+    # Connections per process; 0: SQLAlchemy's default (docroute serve sets threads + 1).
+    db_pool_size: int = 0
 
     @property
     def db_url(self) -> str:
@@ -40,7 +42,8 @@ class Settings:
         if env.get("DOCROUTE_STORAGE_DIR"):
             kwargs["storage_dir"] = Path(env["DOCROUTE_STORAGE_DIR"]).resolve()
         for name, key in (("max_diagram_bytes", "DOCROUTE_MAX_DIAGRAM_BYTES"),
-                          ("max_attachment_bytes", "DOCROUTE_MAX_ATTACHMENT_BYTES")):
+                          ("max_attachment_bytes", "DOCROUTE_MAX_ATTACHMENT_BYTES"),
+                          ("db_pool_size", "DOCROUTE_DB_POOL_SIZE")):
             if env.get(key):
                 try:
                     kwargs[name] = int(env[key])

@@ -23,7 +23,8 @@ class Docroute:
         self.settings = settings
         if settings.database_url == "" or settings.database_url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
-        self.engine = db.make_engine(settings.db_url)
+        pool = {"pool_size": settings.db_pool_size} if settings.db_pool_size else {}
+        self.engine = db.make_engine(settings.db_url, **pool)
         self.sessions = db.make_sessionmaker(self.engine)
         scripting.set_timeout(runtime.SCRIPT_ENGINE, settings.script_timeout_seconds)
 

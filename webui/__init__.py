@@ -64,6 +64,9 @@ def _register(app: Flask) -> None:
     for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp):
         app.register_blueprint(blueprint)
     views.init_app(app)
+    from . import assets
+
+    assets.init_app(app)  # content-hashed static URLs, cached a year
 
 
 def _secret_key(home: Path) -> str:

@@ -58,16 +58,42 @@ def demo() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--no-scheduler", is_flag=True, help="do not fire timers in this process")
-def serve(host: str, port: int, no_scheduler: bool) -> None:
-    """Run the web UI and API (with the in-process timer scheduler)."""
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="web worker processes (default: one per core, at least 2; SQLite: 1)")
+@click.option("--threads", type=click.IntRange(1, 64), default=None,
+              help="threads per worker (default: 4; SQLite: 8)")
+@click.option("--no-scheduler", is_flag=True, help="do not fire timers from this server")
+@click.option("--dev", is_flag=True,
+              help="werkzeug's development server (one process, reloads nothing)")
+def serve(host: str, port: int, workers: int | None, threads: int | None,
+          no_scheduler: bool, dev: bool) -> None:
+    """Run the web UI and API under gunicorn, with one timer scheduler (docs/deployment.md)."""
+    if dev:
+        _serve_dev(host, port, no_scheduler)
+        return
+    from . import serving
+
+    sqlite = not os.environ.get("DOCROUTE_DATABASE_URL", "").startswith("postgresql")
+    if sqlite and (workers or 1) > 1:
+        _fail("SQLite is served by one process (it has one writer at a time); give it "
+              "--threads instead, or use PostgreSQL for several workers", code=2)
+    options = serving.ServeOptions(
+        host=host, port=port, scheduler=not no_scheduler, sqlite=sqlite,
+        workers=workers or serving.default_workers(os.cpu_count() or 1, sqlite),
+        threads=threads or serving.default_threads(sqlite))
+    click.echo(f"docroute is serving on http://{host}:{port}/ ({options.workers} worker(s) "
+               f"x {options.threads} threads)")
+    serving.run(options)
+
+
+def _serve_dev(host: str, port: int, no_scheduler: bool) -> None:
     from webui import create_app
 
     app = create_app(docroute=_docroute())
     scheduler = None
     if not no_scheduler:
         scheduler = _start_scheduler(app.extensions["docroute"])
-    click.echo(f"docroute is serving on http://{host}:{port}/")
+    click.echo(f"docroute is serving on http://{host}:{port}/ (development server)")
     try:
         from werkzeug.serving import run_simple
 
