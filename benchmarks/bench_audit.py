@@ -187,13 +187,14 @@ def bulk_chains(app: Docroute, cases: int, per_case: int) -> None:
                 payload = history.canonical_json({"spec": "draft", "ordinal": 0,
                                                   "data": {"title": f"第{seq}稿"}})
                 digest = history.event_hash(prev, chain, seq, "completed", "clerk", when,
-                                            None, None, payload)
+                                            None, None, payload, app.keys.mac_key)
                 events.append({"chain": chain, "seq": seq, "instance_id": i,
                                "type": "completed", "actor": "clerk", "at": when,
                                "task_id": None, "task_name": None, "payload": payload,
                                "prev_hash": prev, "hash": digest})
                 prev = digest
-            heads.append({"chain": chain, "seq": per_case, "hash": prev})
+            heads.append({"chain": chain, "seq": per_case, "hash": prev,
+                          "mac": history.head_mac(app.keys.mac_key, chain, per_case, prev)})
         with app.engine.begin() as conn:
             conn.execute(insert(Instance), instances)
             conn.execute(insert(Event), events)

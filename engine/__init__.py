@@ -4,6 +4,7 @@ Never imports Flask. The web UI, the CLI and workers call the names below.
 """
 
 from . import audit as _audit  # noqa: F401  (keeps every hash chain's head; engine/audit.py)
+from . import checkpoints as _checkpoints  # noqa: F401  (the signed checkpoints' tables)
 from . import deadlines as _deadlines  # noqa: F401  (registers the deadline_* service operators)
 from . import documents as _documents  # noqa: F401  (registers document operators and sync)
 from . import links as _links  # noqa: F401  (registers the open_supervision operator)

@@ -7,6 +7,15 @@ Chain heads
     same transaction, through a session hook installed when this module is imported
     (``engine/__init__`` does). ``verify_chains`` checks every chain against its head.
 
+Keys and checkpoints (migration 0008)
+    Event hashes are keyed with the history key (``engine/history.py``), and every head
+    carries a keyed mark (``mac``), so a rewrite through the database alone shows as an
+    edited event or an edited end. Events written before keying are checked with plain
+    SHA-256 up to the chain's anchor (``chain_anchors``, itself keyed). Verification can
+    also be given *pins*: each chain's end as recorded in signed checkpoints
+    (``engine/checkpoints.py``); a chain that no longer reaches, or differs at, a pinned
+    event was rewritten or truncated after the checkpoint was signed.
+
 Verification streams the events ordered by (chain, seq) with ``yield_per``, so memory
 stays flat however many cases the database holds.
 """
@@ -38,6 +47,39 @@ class ChainHead(Base):
     chain: Mapped[str] = mapped_column(String(32), primary_key=True)
     seq: Mapped[int] = mapped_column()
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64), nullable=True)  # history.head_mac
+
+
+class ChainAnchor(Base):
+    """A chain's end when history became keyed (migration 0008): events up to ``seq``
+    carry plain SHA-256 hashes, and ``mac`` (history.anchor_mac) proves the boundary."""
+
+    __tablename__ = "chain_anchors"
+
+    chain: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column()
+    hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str] = mapped_column(String(64))
+    anchored_at: Mapped[datetime] = mapped_column()
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A chain's end as a signed checkpoint recorded it."""
+
+    seq: int
+    hash: str
+    checkpoint: int
+
+
+@dataclass(frozen=True)
+class ChainKeys:
+    """What one chain is checked against besides itself."""
+
+    key: bytes
+    head: tuple[int, str, str | None] | None = None  # seq, hash, mac
+    anchor: tuple[int, str, str] | None = None  # seq, hash, mac
+    pin: Pin | None = None
 
 
 # --- keeping the heads ---------------------------------------------------------------------
@@ -56,17 +98,22 @@ def _note_chains(session: Session, _context: Any) -> None:
 @event.listens_for(Session, "before_commit")
 def _write_heads(session: Session) -> None:
     session.flush()  # events changed after the last flush (a rewritten payload) count too
+    history.seal_pending(session)  # the system chain's events are sealed at commit
     chains = session.info.pop(_TOUCHED, None)
-    for chain in sorted(chains or ()):
+    if not chains:
+        return
+    key = history.keys_for(session).mac_key
+    for chain in sorted(chains):
         last = session.execute(select(Event.seq, Event.hash).where(Event.chain == chain)
                                .order_by(Event.seq.desc()).limit(1)).first()
         head = session.get(ChainHead, chain)
         if last is None:
             continue
+        mac = history.head_mac(key, chain, last.seq, last.hash)
         if head is None:
-            session.add(ChainHead(chain=chain, seq=last.seq, hash=last.hash))
+            session.add(ChainHead(chain=chain, seq=last.seq, hash=last.hash, mac=mac))
         else:
-            head.seq, head.hash = last.seq, last.hash
+            head.seq, head.hash, head.mac = last.seq, last.hash, mac
     session.info.pop(_TOUCHED, None)
 
 
@@ -77,6 +124,8 @@ def _forget_chains(session: Session) -> None:
 
 # --- verifying chains ----------------------------------------------------------------------
 
+CHECKPOINTS = "checkpoints"  # the Problem.chain of a problem with a checkpoint itself
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -84,13 +133,15 @@ class Problem:
 
     chain: str
     seq: int
-    kind: str  # edited | deleted | inserted | reordered | truncated | appended | unanchored
+    kind: str  # edited | deleted | inserted | reordered | truncated | unanchored | checkpoint
     detail: str
 
     @property
     def where(self) -> str:
         if self.chain.startswith("case:"):
             return f"case {self.chain[5:]}, event {self.seq}"
+        if self.chain == CHECKPOINTS:
+            return f"checkpoint {self.seq}"
         return f"{self.chain} chain, event {self.seq}"
 
     def __str__(self) -> str:
@@ -102,6 +153,7 @@ class ChainReport:
     chains: int = 0
     events: int = 0
     problems: list[Problem] = field(default_factory=list)
+    checkpoints: int = 0  # signed checkpoints checked (engine/checkpoints.py)
 
     @property
     def ok(self) -> bool:
@@ -112,18 +164,21 @@ class ChainReport:
         return sorted({p.chain for p in self.problems})
 
 
-def _recomputed(event_row: Any, seq: int) -> str:
+def _recomputed(event_row: Any, seq: int, key: bytes | None) -> str:
     return history.event_hash(event_row.prev_hash, event_row.chain, seq, event_row.type,
                               event_row.actor, event_row.at, event_row.task_id,
-                              event_row.task_name, event_row.payload)
+                              event_row.task_name, event_row.payload, key)
 
 
 def check_chain(chain: str, rows: Iterator[Any] | list[Any],
-                head: tuple[int, str] | None) -> tuple[int, list[Problem]]:
-    """Check one chain's rows (in seq order) against its head; (events seen, problems)."""
+                against: ChainKeys) -> tuple[int, list[Problem]]:
+    """Check one chain's rows (in seq order) against its head, anchor and pin; (events
+    seen, problems)."""
     problems: list[Problem] = []
+    unkeyed_to, anchor_hash = _anchor(chain, against, problems)
     expected_seq, expected_prev, count = 1, history.GENESIS, 0
     last_seq, last_hash = 0, history.GENESIS
+    pin, pinned_hash = against.pin, None
     moved = False  # the previous row was reordered: this row's broken link is explained
     for row in rows:
         count += 1
@@ -131,9 +186,9 @@ def check_chain(chain: str, rows: Iterator[Any] | list[Any],
             missing = (f"event {expected_seq}" if row.seq == expected_seq + 1
                        else f"events {expected_seq} to {row.seq - 1}")
             problems.append(Problem(chain, expected_seq, "deleted", f"{missing} missing"))
-        own = _recomputed(row, row.seq)
-        if own != row.hash:
-            problems.append(_altered(chain, row))
+        key = None if row.seq <= unkeyed_to else against.key
+        if _recomputed(row, row.seq, key) != row.hash:
+            problems.append(_altered(chain, row, key))
         elif row.prev_hash != expected_prev and row.seq == expected_seq and not moved:
             problems.append(Problem(chain, row.seq, "inserted",
                                     "does not follow the event before it: an event was "
@@ -144,20 +199,40 @@ def check_chain(chain: str, rows: Iterator[Any] | list[Any],
             problems.append(Problem(chain, row.seq, "edited",
                                     f"belongs to chain {chain} but names case "
                                     f"{row.instance_id}"))
+        if row.seq == unkeyed_to and row.hash != anchor_hash:
+            problems.append(Problem(chain, row.seq, "edited",
+                                    "the history written before keying was rewritten "
+                                    "(this event is not the one anchored at the upgrade)"))
+        if pin is not None and row.seq == pin.seq:
+            pinned_hash = row.hash
         expected_seq, expected_prev = row.seq + 1, row.hash
         last_seq, last_hash = row.seq, row.hash
-    problems.extend(_check_head(chain, last_seq, last_hash, count, head))
+    problems.extend(_check_head(chain, last_seq, last_hash, count, against))
+    problems.extend(_check_pin(chain, last_seq, pinned_hash, pin))
     return count, problems
 
 
-def _altered(chain: str, row: Any) -> Problem:
+def _anchor(chain: str, against: ChainKeys, problems: list[Problem]) -> tuple[int, str]:
+    """(last unkeyed seq, its hash): 0 unless a genuine anchor says otherwise."""
+    if against.anchor is None:
+        return 0, ""
+    seq, hash_, mac = against.anchor
+    if mac != history.anchor_mac(against.key, chain, seq, hash_):
+        problems.append(Problem(chain, seq, "edited",
+                                "the chain's anchor of the history written before keying "
+                                "was not made with this server's history key"))
+        return 0, ""
+    return seq, hash_
+
+
+def _altered(chain: str, row: Any, key: bytes | None) -> Problem:
     for other in (row.seq - 1, row.seq + 1, row.seq - 2, row.seq + 2):
-        if other > 0 and _recomputed(row, other) == row.hash:
+        if other > 0 and _recomputed(row, other, key) == row.hash:
             return Problem(chain, row.seq, "reordered",
                            f"this event was recorded as event {other}")
     return Problem(chain, row.seq, "edited",
-                   "its content no longer matches its hash (payload, actor, time, type or "
-                   "task was changed)")
+                   "its content no longer matches its keyed hash (payload, actor, time, "
+                   "type or task was changed, or the event was not written by docroute)")
 
 
 def _owner_matches(chain: str, row: Any) -> bool:
@@ -167,14 +242,19 @@ def _owner_matches(chain: str, row: Any) -> bool:
 
 
 def _check_head(chain: str, last_seq: int, last_hash: str, count: int,
-                head: tuple[int, str] | None) -> list[Problem]:
+                against: ChainKeys) -> list[Problem]:
+    head = against.head
     if head is None:
         if count:
             return [Problem(chain, last_seq, "unanchored",
                             "the chain has no recorded head (events were inserted into a "
                             "chain that was never written by docroute)")]
         return []
-    head_seq, head_hash = head
+    head_seq, head_hash, mac = head
+    if mac != history.head_mac(against.key, chain, head_seq, head_hash):
+        return [Problem(chain, head_seq, "edited",
+                        "the chain's recorded end was not written by docroute (its keyed "
+                        "mark does not match)")]
     if count == 0:
         return [Problem(chain, 1, "deleted", f"all {head_seq} events of the chain are gone")]
     if last_seq < head_seq:
@@ -186,6 +266,21 @@ def _check_head(chain: str, last_seq: int, last_hash: str, count: int,
     if last_hash != head_hash:
         return [Problem(chain, last_seq, "edited",
                         "the last event is not the one recorded as the chain's end")]
+    return []
+
+
+def _check_pin(chain: str, last_seq: int, pinned_hash: str | None,
+               pin: Pin | None) -> list[Problem]:
+    if pin is None:
+        return []
+    if last_seq < pin.seq:
+        return [Problem(chain, last_seq + 1, "truncated",
+                        f"signed checkpoint {pin.checkpoint} recorded {pin.seq} events; "
+                        f"the chain now ends at event {last_seq}")]
+    if pinned_hash != pin.hash:
+        return [Problem(chain, pin.seq, "edited",
+                        f"this event differs from the one signed checkpoint "
+                        f"{pin.checkpoint} recorded: history before it was rewritten")]
     return []
 
 
@@ -205,6 +300,7 @@ def reading(docroute: Any) -> Iterator[Session]:
             yield session
         return
     engine = create_engine(docroute.engine.url, connect_args={"timeout": 30})
+    history.use_keys(engine, docroute.keys)
     try:
         with Session(engine) as session:
             yield session
@@ -212,11 +308,24 @@ def reading(docroute: Any) -> Iterator[Session]:
         engine.dispose()
 
 
-def verify_chains(session: Session, *, progress: Progress | None = None,
-                  every: int = 1000, batch: int = 5000) -> ChainReport:
-    """Check every chain (cases and system) and every case's anchor; streams the events."""
-    heads = {c: (s, h) for c, s, h in session.execute(
-        select(ChainHead.chain, ChainHead.seq, ChainHead.hash))}
+def verify_chains(session: Session, *, pins: dict[str, Pin] | None = None,
+                  progress: Progress | None = None, every: int = 1000,
+                  batch: int = 5000) -> ChainReport:
+    """Check every chain (cases and system) and every case's anchor; streams the events.
+
+    ``pins`` (``checkpoints.pins``) are the chains' ends as signed checkpoints recorded
+    them: a chain that a pin names must still reach that event, unchanged.
+    """
+    key = history.keys_for(session).mac_key
+    pins = pins or {}
+    heads = {c: (s, h, m) for c, s, h, m in session.execute(
+        select(ChainHead.chain, ChainHead.seq, ChainHead.hash, ChainHead.mac))}
+    anchors = {c: (s, h, m) for c, s, h, m in session.execute(
+        select(ChainAnchor.chain, ChainAnchor.seq, ChainAnchor.hash, ChainAnchor.mac))}
+
+    def against(chain: str) -> ChainKeys:
+        return ChainKeys(key, heads.get(chain), anchors.get(chain), pins.get(chain))
+
     total = session.scalar(select(func.count(func.distinct(Event.chain)))) or 0
     report = ChainReport()
     seen: set[str] = set()
@@ -225,15 +334,15 @@ def verify_chains(session: Session, *, progress: Progress | None = None,
     stream = session.execute(select(*columns).order_by(Event.chain, Event.seq)
                              .execution_options(yield_per=batch))
     for chain, rows in _by_chain(stream):
-        count, problems = check_chain(chain, rows, heads.get(chain))
+        count, problems = check_chain(chain, rows, against(chain))
         seen.add(chain)
         report.chains += 1
         report.events += count
         report.problems.extend(problems)
         if progress is not None and report.chains % every == 0:
             progress(report.chains, report.events, total)
-    for chain in sorted(set(heads) - seen):
-        report.problems.extend(check_chain(chain, [], heads[chain])[1])
+    for chain in sorted((set(heads) | set(pins)) - seen):
+        report.problems.extend(check_chain(chain, [], against(chain))[1])
     for (instance_id,) in session.execute(select(Instance.id).order_by(Instance.id)
                                           .execution_options(yield_per=batch)):
         if history.case_chain(instance_id) not in seen and \
@@ -264,13 +373,17 @@ def _by_chain(stream: Any) -> Iterator[tuple[str, Iterator[Any]]]:
         pending = state["row"]
 
 
-def verify_case_chain(session: Session, instance_id: int,
-                      rows: list[Any] | None = None) -> list[Problem]:
+def verify_case_chain(session: Session, instance_id: int, rows: list[Any] | None = None,
+                      pin: Pin | None = None) -> list[Problem]:
     chain = history.case_chain(instance_id)
     if rows is None:
         rows = replay.case_event_rows(session, instance_id)
     head = session.get(ChainHead, chain)
-    return check_chain(chain, rows, (head.seq, head.hash) if head else None)[1]
+    anchor = session.get(ChainAnchor, chain)
+    against = ChainKeys(history.keys_for(session).mac_key,
+                        (head.seq, head.hash, head.mac) if head else None,
+                        (anchor.seq, anchor.hash, anchor.mac) if anchor else None, pin)
+    return check_chain(chain, rows, against)[1]
 
 
 @dataclass(frozen=True)
@@ -296,9 +409,10 @@ class CaseVerification:
         return out
 
 
-def verify_case(session: Session, instance_id: int) -> CaseVerification:
+def verify_case(session: Session, instance_id: int,
+                pin: Pin | None = None) -> CaseVerification:
     rows = replay.case_event_rows(session, instance_id)
-    problems = tuple(verify_case_chain(session, instance_id, rows))
+    problems = tuple(verify_case_chain(session, instance_id, rows, pin))
     verdict = replay.verify(session, instance_id, rows)
     last = rows[-1] if rows else None
     return CaseVerification(instance_id, problems, verdict, last.hash if last else "",

@@ -21,6 +21,7 @@ class Settings:
     script_timeout_seconds: float = 2.0
     # Connections per process; 0: SQLAlchemy's default (docroute serve sets threads + 1).
     db_pool_size: int = 0
+    history_key: str = ""  # hex; empty: the key file in ``home`` (engine/keys.py)
 
     @property
     def db_url(self) -> str:
@@ -39,6 +40,8 @@ class Settings:
             kwargs["home"] = Path(env["DOCROUTE_HOME"]).resolve()
         if env.get("DOCROUTE_DATABASE_URL"):
             kwargs["database_url"] = env["DOCROUTE_DATABASE_URL"]
+        if env.get("DOCROUTE_HISTORY_KEY"):
+            kwargs["history_key"] = env["DOCROUTE_HISTORY_KEY"].strip()
         if env.get("DOCROUTE_STORAGE_DIR"):
             kwargs["storage_dir"] = Path(env["DOCROUTE_STORAGE_DIR"]).resolve()
         for name, key in (("max_diagram_bytes", "DOCROUTE_MAX_DIAGRAM_BYTES"),

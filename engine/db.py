@@ -58,8 +58,12 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def upgrade_schema(engine: Engine) -> None:
-    """Bring the database to the newest Alembic revision (creating it if empty)."""
+def upgrade_schema(engine: Engine, *, history_key: bytes | None = None) -> None:
+    """Bring the database to the newest Alembic revision (creating it if empty).
+
+    ``history_key`` lets migration 0008 anchor the history written before keying; a
+    database that already holds events cannot pass 0008 without it.
+    """
     from alembic import command
     from alembic.config import Config
 
@@ -67,6 +71,7 @@ def upgrade_schema(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["history_key"] = history_key
         # "heads": migrations written side by side may branch from one revision; each
         # applies to its own tables, so all of them are applied.
         command.upgrade(config, "heads")

@@ -4,30 +4,84 @@ Every case has its own chain (``case:<id>``); deployments and administrative act
 that belong to no case form the ``system`` chain. Each event's hash covers the previous
 hash and every stored field, so editing, deleting, inserting or reordering any row is
 detected by ``verify``.
+
+Keyed chain
+    Since migration 0008 an event's hash is an HMAC-SHA256 under the history key
+    (``engine/keys.py``), which is kept outside the database: someone with access to the
+    database alone can no longer recompute the hashes of a rewritten history. Events
+    written before keying keep their plain SHA-256 hashes; the upgrade recorded each
+    chain's end at that moment in ``chain_anchors`` with a keyed mark, so they still
+    verify and cannot be rewritten either (``engine/audit.py`` checks both).
+
+One writer per chain
+    Appends to one chain are serialised by a per-chain lock (a PostgreSQL advisory
+    transaction lock; SQLite's BEGIN IMMEDIATE already serialises every writer). Case
+    chains are appended at once, under the case row lock their callers hold. The system
+    chain is written by unrelated transactions (registrations, users, tokens, deploys)
+    that may also hold case or counter locks, so its events are sealed (numbered, linked
+    and hashed) just before the transaction commits: its lock is then the last one any
+    transaction takes, and no two transactions can wait on each other through it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from . import clock
+from .keys import HistoryKeys
 from .models import Event
 
 GENESIS = "0" * 64
 SYSTEM_CHAIN = "system"
 
 
+# Advisory locks of docroute's history live under this first key ("dr" + 1), apart from
+# any other user of advisory locks in the same database.
+_LOCK_SPACE = 0x64720001
+_PENDING = "docroute_pending_system_events"
+_KEYS: weakref.WeakKeyDictionary[Engine, HistoryKeys] = weakref.WeakKeyDictionary()
+
+
+class NoHistoryKey(RuntimeError):
+    """History was written or checked through an engine that no ``Docroute`` set up."""
+
+
+def use_keys(engine: Engine, keys: HistoryKeys) -> None:
+    """Make every session bound to ``engine`` hash and check history with ``keys``."""
+    _KEYS[engine] = keys
+
+
+def keys_for(session: Session) -> HistoryKeys:
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    keys = _KEYS.get(engine)
+    if keys is None:
+        raise NoHistoryKey("this database engine has no history key: build it with "
+                           "engine.Docroute, which loads the keys from DOCROUTE_HOME")
+    return keys
+
+
 def case_chain(instance_id: int) -> str:
     return f"case:{instance_id}"
+
+
+def lock_chain(session: Session, chain: str) -> None:
+    """Hold the chain's append lock until the transaction ends (PostgreSQL only)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:chain))"),
+                        {"space": _LOCK_SPACE, "chain": chain})
 
 
 def _default(value: Any) -> Any:
@@ -46,10 +100,31 @@ def canonical_json(value: Any) -> str:
 
 
 def event_hash(prev_hash: str, chain: str, seq: int, type_: str, actor: str, at: datetime,
-               task_id: str | None, task_name: str | None, payload: str) -> str:
+               task_id: str | None, task_name: str | None, payload: str,
+               key: bytes | None = None) -> str:
+    """The event's hash: keyed (HMAC-SHA256) with ``key``, plain SHA-256 (before 0008)
+    without."""
     fields = [prev_hash, chain, str(seq), type_, actor, _stamp(at), task_id or "",
               task_name or "", payload]
-    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
+    message = "\x1f".join(fields).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.digest(key, b"event\x1f" + message, "sha256").hex()
+
+
+def head_mac(key: bytes, chain: str, seq: int, hash_: str) -> str:
+    """The keyed mark of a chain's recorded end: a forger cannot move the end."""
+    return _mark(key, "head", chain, seq, hash_)
+
+
+def anchor_mac(key: bytes, chain: str, seq: int, hash_: str) -> str:
+    """The keyed mark of a chain's end at keying: events up to ``seq`` are unkeyed."""
+    return _mark(key, "anchor", chain, seq, hash_)
+
+
+def _mark(key: bytes, kind: str, chain: str, seq: int, hash_: str) -> str:
+    message = "\x1f".join((kind, chain, str(seq), hash_)).encode("utf-8")
+    return hmac.digest(key, message, "sha256").hex()
 
 
 def _stamp(at: datetime) -> str:
@@ -68,19 +143,49 @@ def _last(session: Session, chain: str) -> Event | None:
 def append(session: Session, chain: str, type_: str, actor: str, payload: dict[str, Any], *,
            instance_id: int | None = None, task_id: str | None = None,
            task_name: str | None = None, at: datetime | None = None) -> Event:
-    """Append one event to a chain. The caller holds the lock that serialises the chain."""
-    previous = _last(session, chain)
-    seq = previous.seq + 1 if previous else 1
-    prev_hash = previous.hash if previous else GENESIS
-    at = at or clock.now()
-    body = canonical_json(payload)
-    event = Event(chain=chain, seq=seq, instance_id=instance_id, type=type_, actor=actor, at=at,
-                  task_id=task_id, task_name=task_name, payload=body, prev_hash=prev_hash,
-                  hash=event_hash(prev_hash, chain, seq, type_, actor, at, task_id, task_name,
-                                  body))
+    """Append one event to a chain.
+
+    A case chain's event is written at once (its caller holds the case lock); a system
+    event is sealed at commit (see the module docstring), so its ``seq`` and ``hash`` are
+    set only then.
+    """
+    event = Event(chain=chain, instance_id=instance_id, type=type_, actor=actor,
+                  at=at or clock.now(), task_id=task_id, task_name=task_name,
+                  payload=canonical_json(payload))
+    if chain == SYSTEM_CHAIN:
+        keys_for(session)  # fail now, not at commit, when the engine has no key
+        session.info.setdefault(_PENDING, []).append(event)
+        return event
+    _seal(session, event)
+    return event
+
+
+def _seal(session: Session, event: Event) -> None:
+    key = keys_for(session).mac_key
+    lock_chain(session, event.chain)
+    previous = _last(session, event.chain)
+    event.seq = previous.seq + 1 if previous else 1
+    event.prev_hash = previous.hash if previous else GENESIS
+    event.hash = event_hash(event.prev_hash, event.chain, event.seq, event.type, event.actor,
+                            event.at, event.task_id, event.task_name, event.payload, key)
     session.add(event)
     session.flush()
-    return event
+
+
+def seal_pending(session: Session) -> None:
+    """Write the system events this transaction appended (before it commits)."""
+    for event in session.info.pop(_PENDING, None) or ():
+        _seal(session, event)
+
+
+@sa_event.listens_for(Session, "before_commit")
+def _seal_before_commit(session: Session) -> None:
+    seal_pending(session)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def append_case(session: Session, instance_id: int, type_: str, actor: str,
@@ -90,8 +195,6 @@ def append_case(session: Session, instance_id: int, type_: str, actor: str,
 
 
 def append_system(session: Session, type_: str, actor: str, payload: dict[str, Any]) -> Event:
-    # The system chain has no case row to lock; a unique (chain, seq) makes a concurrent
-    # append fail and roll back rather than fork the chain.
     return append(session, SYSTEM_CHAIN, type_, actor, payload)
 
 
@@ -111,8 +214,13 @@ class ChainBreak:
         return f"{self.chain} event {self.seq}: {self.problem}"
 
 
-def verify_events(chain: str, events: Iterable[Event]) -> Iterator[ChainBreak]:
-    """Check one chain's events (in seq order) and yield every break found."""
+def verify_events(chain: str, events: Iterable[Event],
+                  key: bytes | None = None) -> Iterator[ChainBreak]:
+    """Check one chain's events (in seq order) and yield every break found.
+
+    With ``key`` every event must carry its keyed hash; without it, plain SHA-256 (a
+    chain written before keying). ``engine.audit`` checks chains that hold both.
+    """
     expected_prev, expected_seq = GENESIS, 1
     for event in events:
         if event.seq != expected_seq:
@@ -123,7 +231,7 @@ def verify_events(chain: str, events: Iterable[Event]) -> Iterator[ChainBreak]:
             yield ChainBreak(chain, event.seq, "does not follow the previous event "
                                                "(an event was inserted, removed or altered)")
         actual = event_hash(event.prev_hash, event.chain, event.seq, event.type, event.actor,
-                            event.at, event.task_id, event.task_name, event.payload)
+                            event.at, event.task_id, event.task_name, event.payload, key)
         if actual != event.hash:
             yield ChainBreak(chain, event.seq, "content was altered (hash mismatch)")
         expected_prev, expected_seq = event.hash, expected_seq + 1

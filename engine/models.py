@@ -268,6 +268,8 @@ class Task(Base):
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
     # Which send-back options / data the task offers is read from the diagram at render time.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The due date reaches a year without the State Council's notice (migration 0005).
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     urgency: Mapped[str] = mapped_column(String(16), default="")
     reminder_level: Mapped[str] = mapped_column(String(16), default="")
     document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
@@ -397,6 +399,44 @@ class Deadline(Base):
     target_due: Mapped[date | None] = mapped_column(Date, nullable=True)
     closed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Computed over a provisional calendar year; recomputed when its notice is imported.
+    provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StepTarget(Base):
+    """The office's target for a step by urgency, for tasks without a due date
+    (``engine/step_targets.py``); ``*`` stands for any process or step. Migration 0013."""
+
+    __tablename__ = "step_targets"
+    __table_args__ = (UniqueConstraint("process_key", "step", "urgency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    step: Mapped[str] = mapped_column(String(128))
+    urgency: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[str] = mapped_column(String(16))  # hours | workdays
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProvisionalDate(Base):
+    """A date a case computed over a provisional calendar year (``engine/calendar_calls``).
+
+    ``op(start, amount) == result``; kept while the case is open so importing the year's
+    notice can recompute it. ``task_id`` marks a task's due date (else a value in the
+    case's data). Migration 0005.
+    """
+
+    __tablename__ = "provisional_dates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    op: Mapped[str] = mapped_column(String(16))
+    start: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[int] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(40))
 
 
 class TaskReminder(Base):

@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from . import calendar_calls, clock, workcalendar
+from . import calendar_calls, clock, step_targets, workcalendar
 from .bpmn import unwrap_expression
 from .models import Instance, ProvisionalDate, Task, TaskGroup, Timer
 
@@ -117,6 +117,7 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
         session.execute(delete(ProvisionalDate).where(ProvisionalDate.task_id.in_(gone)))
         session.execute(delete(Task).where(Task.id.in_(gone)))
     created = []
+    targets: step_targets.Targets | None = None  # read once, only if a task needs them
     for task in ready:
         task_id = str(task.id)
         if task_id in existing:
@@ -125,15 +126,20 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
             continue
         assignee, groups = assignment(workflow, task, lanes)
         props = properties(task)
+        urgency = str(task.data.get("urgency") or context.get("urgency") or "")
         due_at, due_calls = due(workflow, task)
+        if due_at is None:
+            # No due date from the diagram: the office's target for the step's urgency.
+            targets = targets if targets is not None else step_targets.load(session)
+            due_at, due_calls = step_targets.due_after(clock.now(), step_targets.target_for(
+                targets, context["process_key"], task.task_spec.name, urgency))
         row = Task(
             id=task_id, instance_id=instance.id, spec=task.task_spec.name,
             name=task_name(task), form_key=props.get("formKey") or None,
             lane=getattr(task.task_spec, "lane", None), assignee=assignee,
             candidate_groups=groups,
             due_at=due_at, due_provisional=is_provisional(due_at, due_calls),
-            urgency=str(task.data.get("urgency") or context.get("urgency") or ""),
-            reminder_level="", document_id=instance.document_id,
+            urgency=urgency, reminder_level="", document_id=instance.document_id,
             process_key=context["process_key"], document_kind=context.get("document_kind", ""),
             title=context["title"], classification=context["classification"],
             created_at=clock.now(), claimed_at=clock.now() if assignee else None,

@@ -22,7 +22,18 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, db, definitions, drafts, forms, history, identity, projection, spiff
+from . import (
+    clock,
+    db,
+    definitions,
+    drafts,
+    forms,
+    history,
+    identity,
+    opinions,
+    projection,
+    spiff,
+)
 from .calendar_calls import CalendarCall, CallScope, call_scope
 from .errors import Conflict, DocrouteError, NotAllowed, NotFound, Problem, WorkflowInvalid
 from .identity import Actor
@@ -225,6 +236,12 @@ def start_form_key(session: Session, definition: Definition) -> str | None:
     start = spec.task_specs.get(spec.start.outputs[0].name) if spec.start.outputs else None
     props = (getattr(start, "extensions", None) or {}).get("properties") or {}
     return props.get("formKey")
+
+
+def may_start_key(session: Session, actor: Actor, key: str) -> bool:
+    """Whether the actor may start the newest deployed version of process ``key``."""
+    definition = definitions.latest(session, key)
+    return definition is not None and may_start(definition, actor)
 
 
 def may_start(definition: Definition, actor: Actor) -> bool:
@@ -439,10 +456,12 @@ def task_form(session: Session, instance: Instance, row: Task) -> dict[str, Any]
 
 
 def task_data(session: Session, row: Task) -> dict[str, Any]:
+    """The data a task's form opens with: the case's data, less other steps' free text."""
     instance = session.get(Instance, row.instance_id)
     workflow = _peek(session, instance)
     task = _spiff_task(workflow, row.id)
-    return forms.json_safe(dict(task.data)) if task is not None else {}
+    data = forms.json_safe(dict(task.data)) if task is not None else {}
+    return opinions.prefill(session, row, data)
 
 
 def _peek(session: Session, instance: Instance) -> BpmnWorkflow:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from . import db, definitions, forms, identity, runtime, scripting, workcalendar
+from . import db, definitions, forms, history, identity, keys, runtime, scripting, workcalendar
 from .config import Settings
 from .definitions import DeployResult, SourceFile
 
@@ -26,6 +26,9 @@ class Docroute:
         pool = {"pool_size": settings.db_pool_size} if settings.db_pool_size else {}
         self.engine = db.make_engine(settings.db_url, **pool)
         self.sessions = db.make_sessionmaker(self.engine)
+        # The keys that make history forgery-evident live outside the database (keys.py).
+        self.keys = keys.load(settings.home, settings.history_key)
+        history.use_keys(self.engine, self.keys)
         scripting.set_timeout(runtime.SCRIPT_ENGINE, settings.script_timeout_seconds)
 
     @contextmanager
@@ -36,7 +39,7 @@ class Docroute:
 
     def init(self, actor: str = identity.SYSTEM_ACTOR) -> list[str]:
         """Create or upgrade the schema and deploy the shipped forms and workflows."""
-        db.upgrade_schema(self.engine)
+        db.upgrade_schema(self.engine, history_key=self.keys.mac_key)
         lines: list[str] = []
         with self.session() as session:
             workcalendar.seed(session)

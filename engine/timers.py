@@ -294,8 +294,8 @@ def load_calendar(docroute: Docroute) -> None:
 def run_side_passes(docroute: Docroute, policy: reminders.ReminderPolicy,
                     mail: notify.MailSettings | None) -> tuple[reminders.ReminderResult | None,
                                                                int]:
-    """One reminder pass, then the mail outbox; each in its own transaction, each logged
-    and survived on failure."""
+    """One reminder pass, then the mail outbox, then a signed checkpoint when one is due;
+    each in its own transaction, each logged and survived on failure."""
     result = None
     try:
         with docroute.session() as session:
@@ -311,7 +311,19 @@ def run_side_passes(docroute: Docroute, policy: reminders.ReminderPolicy,
                 mailed = notify.send_outbox(session, mail)
         except Exception:
             log.exception("sending mail failed")
+    write_checkpoint(docroute)
     return result, mailed
+
+
+def write_checkpoint(docroute: Docroute) -> None:
+    """Sign a checkpoint of the chains' ends when one is due (engine/checkpoints.py)."""
+    from . import checkpoints  # imported here: checkpoints -> audit -> replay -> runtime
+
+    try:
+        with docroute.session() as session:
+            checkpoints.write_due(session, clock.now())
+    except Exception:
+        log.exception("writing a checkpoint failed")
 
 
 # --- the worker ------------------------------------------------------------------------------

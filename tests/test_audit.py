@@ -100,7 +100,8 @@ def test_deleted_event(docroute: Docroute, cases: list[int]) -> None:
 
 
 def test_inserted_event_with_a_valid_hash(docroute: Docroute, cases: list[int]) -> None:
-    """An insider who recomputes the hash still cannot move the recorded chain head."""
+    """An insider who even holds the history key and computes a valid keyed hash still
+    cannot move the recorded chain head (tests/test_history_keys.py: without the key)."""
     chain = f"case:{cases[1]}"
     with docroute.session() as s:
         last = s.scalars(select(Event).where(Event.chain == chain)
@@ -109,7 +110,8 @@ def test_inserted_event_with_a_valid_hash(docroute: Docroute, cases: list[int]) 
     at = datetime(2026, 3, 2, 2, 0)
     payload = history.canonical_json({"spec": "review_task", "ordinal": 0,
                                       "data": {"decision": "approve"}})
-    digest = history.event_hash(prev, chain, seq, "completed", "boss", at, None, None, payload)
+    digest = history.event_hash(prev, chain, seq, "completed", "boss", at, None, None, payload,
+                                docroute.keys.mac_key)
     sql(docroute, "INSERT INTO events (chain, seq, instance_id, type, actor, at, payload, "
                   "prev_hash, hash) VALUES (:c, :s, :i, 'completed', 'boss', :at, :p, :prev, :h)",
         c=chain, s=seq, i=cases[1], at=at, p=payload, prev=prev, h=digest)
@@ -173,8 +175,9 @@ def test_cli_reports_progress_problems_and_exit_code(docroute: Docroute, cases: 
 
 def test_replay_reports_a_forged_but_consistent_history(docroute: Docroute,
                                                         cases: list[int]) -> None:
-    """Rewriting the last event with its hash through docroute's own session (so its head
-    follows) leaves a consistent chain; replay still shows the state does not match."""
+    """Rewriting an event with its keyed hash through docroute's own session (so its head
+    follows), as only a holder of the history key could, leaves a consistent chain; replay
+    still shows the state does not match."""
     chain = f"case:{cases[1]}"
     with docroute.session() as s:
         event = s.scalars(select(Event).where(Event.chain == chain, Event.seq == 2)).one()
@@ -182,7 +185,8 @@ def test_replay_reports_a_forged_but_consistent_history(docroute: Docroute,
         payload["data"]["title"] = "伪造的标题"
         event.payload = history.canonical_json(payload)
         event.hash = history.event_hash(event.prev_hash, chain, 2, event.type, event.actor,
-                                        event.at, event.task_id, event.task_name, event.payload)
+                                        event.at, event.task_id, event.task_name, event.payload,
+                                        docroute.keys.mac_key)
     with docroute.session() as s:
         result = audit.verify_case(s, cases[1])
     assert not result.chain_problems and not result.replay.ok
@@ -205,7 +209,8 @@ def test_search_filters_and_csv(docroute: Docroute, cases: list[int], people) ->
 # --- the auditor role in the web app ---------------------------------------------------------
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-SESSION_ONLY = {"auth.login", "auth.logout", "auth.set_language"}
+SESSION_ONLY = {"auth.login", "auth.logout", "auth.set_language",
+                "checkpoints.verify"}  # verifies, writes nothing (tests/test_history_web.py)
 
 
 def _auditor_client(docroute: Docroute, people: dict[str, Actor]) -> tuple[object, object]:

@@ -188,7 +188,8 @@ def test_a_make_up_saturday_counts_as_an_overdue_working_day(
                                                     Event.type == "escalated")).all()
         assert [e.at.astimezone(clock.OFFICE_TZ).date() for e in escalations] == [D("2026-10-11")]
         assert '"to":["lead"]' in escalations[0].payload
-        assert list(history.verify_events(f"case:{case}", history.case_events(s, case))) == []
+        assert list(history.verify_events(f"case:{case}", history.case_events(s, case),
+                                             history.keys_for(s).mac_key)) == []
 
 
 def test_a_due_time_turns_red_the_moment_it_passes(docroute: Docroute,

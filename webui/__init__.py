@@ -63,6 +63,9 @@ def _register(app: Flask) -> None:
     audit.init_app(app)  # auditors are read-only everywhere (after auth loads the user)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp):
         app.register_blueprint(blueprint)
+    from . import checkpoints  # signed checkpoints, under /audit/checkpoints
+
+    app.register_blueprint(checkpoints.bp)
     views.init_app(app)
     from . import assets
 

@@ -45,7 +45,13 @@ def _administrators_only() -> None:
 @bp.app_context_processor
 def _labels() -> dict[str, Any]:
     return {"clearance_label": clearance_label, "status_label": status_label,
-            "basis_label": basis_label}
+            "basis_label": basis_label, "target_label": target_label}
+
+
+def target_label(target: Any) -> str:
+    if target.unit == "hours":
+        return _("%(n)s hours", n=target.amount)
+    return _("%(n)s working days", n=target.amount)
 
 
 def basis_label(basis: str) -> str:
@@ -235,4 +241,10 @@ def diff_process(key: str) -> Any:
     return render_template("admin/diff.html", changes=changes, **context)
 
 
-from . import admin_calendar, admin_cases, admin_forms, admin_org  # noqa: E402,F401  (routes)
+from . import (  # noqa: E402,F401  (routes)
+    admin_calendar,
+    admin_cases,
+    admin_forms,
+    admin_org,
+    admin_targets,
+)

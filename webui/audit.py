@@ -29,7 +29,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from engine import Actor, audit, clock, replay, runtime
+from engine import Actor, audit, checkpoints, clock, history, replay, runtime
 from engine.audit import CaseSearch
 
 from . import get_docroute
@@ -40,7 +40,8 @@ from .views import en_name, is_english
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Session-only actions every signed-in person needs; they change no record.
-AUDITOR_MAY_POST = frozenset({"auth.login", "auth.logout", "auth.set_language"})
+AUDITOR_MAY_POST = frozenset({"auth.login", "auth.logout", "auth.set_language",
+                              "checkpoints.verify"})  # verifying all history changes nothing
 PAGE_SIZE = 50
 HIDDEN_FIELDS = frozenset({"case_id", "started_by", "document_id"})
 
@@ -190,7 +191,8 @@ def case(instance_id: int) -> Any:
         instance = _case(s, instance_id)
         events = replay.case_event_rows(s, instance_id)
         names = user_names(s)
-        check = audit.verify_case(s, instance_id) if request.args.get("verify") else None
+        check = audit.verify_case(s, instance_id, checkpoints.pin_for(
+            s, history.case_chain(instance_id))) if request.args.get("verify") else None
         cache: dict[str, Any] = {"english": is_english()}
         rows = [_event_row(e, names, cache) for e in events]
         context = {"instance": instance, "definition": instance.definition,

@@ -279,10 +279,12 @@ def token_create(name: str) -> None:
 def replay(case_id: int) -> None:
     """Rebuild a case from its events; print 'verified' or where it differs (exit 1)."""
     from engine import audit as audit_engine
+    from engine import checkpoints, history
 
     try:
         with _docroute().session() as session:
-            result = audit_engine.verify_case(session, case_id)
+            result = audit_engine.verify_case(session, case_id, checkpoints.pin_for(
+                session, history.case_chain(case_id)))
     except DocrouteError as error:
         _fail(str(error))
     except SQLAlchemyError as error:
@@ -303,11 +305,17 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--quiet", is_flag=True, help="no progress lines")
-def audit_verify(quiet: bool) -> None:
-    """Check every case's hash chain and the system chain; report each break (exit 1)."""
+@click.option("--checkpoints", "checkpoint_file", type=click.File("rb"),
+              help="an exported checkpoint file to check history against as well")
+@click.option("--public-key", "public_key_file", type=click.File("rb"),
+              help="check signatures with this copy of the public key (PEM)")
+def audit_verify(quiet: bool, checkpoint_file: Any, public_key_file: Any) -> None:
+    """Check every hash chain against its keyed end and every signed checkpoint (stored,
+    and supplied with --checkpoints); report each break (exit 1)."""
     import time
 
     from engine import audit as audit_engine
+    from engine import checkpoints, keys
 
     started = time.monotonic()
 
@@ -317,20 +325,59 @@ def audit_verify(quiet: bool) -> None:
                        f"({time.monotonic() - started:.0f} s)", err=True)
 
     try:
+        supplied = checkpoints.parse_export(checkpoint_file.read()) if checkpoint_file else []
+        public = keys.load_public_pem(public_key_file.read()) if public_key_file else None
         with audit_engine.reading(_docroute()) as session:
-            report = audit_engine.verify_chains(session, progress=progress, every=10_000)
+            report = checkpoints.verify(session, supplied=supplied, public=public,
+                                        progress=progress, every=10_000)
+    except (DocrouteError, keys.KeyProblem) as error:
+        _fail(str(error), 2)
     except SQLAlchemyError as error:
         _fail(_database_problem(error))
     for problem in report.problems:
         click.echo(str(problem))
-    summary = (f"{report.chains} chains, {report.events} events checked in "
-               f"{time.monotonic() - started:.1f} s: ")
+    summary = (f"{report.chains} chains, {report.events} events, {report.checkpoints} "
+               f"signed checkpoint(s) checked in {time.monotonic() - started:.1f} s: ")
     if report.ok:
         click.echo(summary + "no tampering found")
         return
     click.echo(summary + f"{len(report.problems)} problem(s) in "
                f"{len(report.broken_chains)} chain(s)")
     sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of every chain's end now (the worker also does, periodically)."""
+    from engine import checkpoints
+
+    try:
+        with _docroute().session() as session:
+            row = checkpoints.write(session, force=True)
+    except SQLAlchemyError as error:
+        _fail(_database_problem(error))
+    assert row is not None  # forced
+    click.echo(f"checkpoint {row.number} signed: {row.heads} chain end(s) moved since the "
+               f"previous one (key {row.key_id})")
+
+
+@audit.command("export-checkpoints")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="write to this file (default: standard output)")
+def audit_export_checkpoints(output: Any) -> None:
+    """Every signed checkpoint with the public key, as JSON: the file auditors keep."""
+    from engine import checkpoints
+
+    with _docroute().session() as session:
+        data = checkpoints.export(session)
+    json.dump(data, output, ensure_ascii=False, indent=1)
+    output.write("\n")
+
+
+@audit.command("public-key")
+def audit_public_key() -> None:
+    """Print the public key that checks the checkpoints' signatures (PEM)."""
+    click.echo(_docroute().keys.public_pem, nl=False)
 
 
 from .admin_cli import calendar as _calendar  # noqa: E402  (docroute calendar …)

@@ -33,7 +33,8 @@ from . import get_docroute
 from .auth import current_actor, staff_required
 from .diagram import diagram_state
 from .formdata import friendly_errors, parse_form
-from .registration import FORMS, create_document
+from .registration import FORMS, create_document, startable_kinds
+from .sheet import sheet_view
 from .timeline import case_timeline, shown_fields
 from .views import people_and_groups
 
@@ -113,7 +114,9 @@ def index() -> Any:
             query = query.where(Document.kind == kind)
         rows = s.scalars(query.order_by(Document.created_at.desc()).limit(200))
         documents = [document_view(d) for d in rows]
-    return render_template("documents/index.html", documents=documents, q=q, kind=kind)
+        startable = startable_kinds(s, actor)
+    return render_template("documents/index.html", documents=documents, q=q, kind=kind,
+                           startable=startable)
 
 
 @bp.route("/documents/new/<kind>", methods=["GET", "POST"])
@@ -217,9 +220,12 @@ def sheet(document_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         document = get_document(s, actor, document_id)
-        cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        instances = _cases(s, document_id)
+        cases = [{"process_name": i.definition.name, "status": i.status,
+                  "ended_at": i.ended_at} for i in instances]
         return render_template("documents/sheet.html", document=document_view(document),
                                attachments=attachment_views(s, document_id), cases=cases,
+                               sheet=sheet_view(s, document, instances),
                                printed_at=clock.now())
 
 

@@ -17,6 +17,7 @@ from engine import (
     NotFound,
     clock,
     definitions,
+    handled,
     identity,
     runtime,
 )
@@ -25,6 +26,7 @@ from engine.models import Document, Task
 
 from . import get_docroute
 from .auth import current_actor, staff_required
+from .registration import startable_kinds
 from .views import notification_api, people_and_groups
 
 bp = Blueprint("inbox", __name__)
@@ -57,9 +59,11 @@ def index() -> Any:
         numbers = _doc_numbers(s, rows[:PAGE])
         tasks = [_row_view(row, numbers, names) for row in rows[:PAGE]]
         processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+        startable = startable_kinds(s, actor)
         counts = count_scopes(s, actor)
     page = flt.offset // PAGE + 1
     return render_template("inbox/index.html", tasks=tasks, flt=flt, processes=processes,
+                           startable=startable,
                            counts=counts, page=page, more=more, now=clock.now(),
                            filtered=bool(flt.process_key or flt.document_kind or flt.overdue
                                          or flt.search))
@@ -100,6 +104,23 @@ def flash_engine_error(error: DocrouteError) -> None:
         flash(_("You may not do this."), "error")
     else:
         flash(str(error), "error")
+
+
+@bp.get("/done")
+def done() -> Any:
+    """已办: the steps I completed, with where each case stands now."""
+    actor = current_actor()
+    try:
+        page = max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        page = 1
+    with get_docroute().session() as s:
+        steps = handled.handled_steps(s, actor, limit=PAGE + 1, offset=(page - 1) * PAGE)
+        names = people_and_groups(s)
+    rows = [{"step": step, "holders": [
+        (name, names.get(who, who) if who else "、".join(names.get(g, g) for g in groups))
+        for name, who, groups in step.open_steps]} for step in steps[:PAGE]]
+    return render_template("inbox/done.html", rows=rows, page=page, more=len(steps) > PAGE)
 
 
 @bp.post("/tasks/<task_id>/claim")

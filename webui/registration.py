@@ -12,7 +12,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from engine import Actor, FormInvalid, clock, forms, identity
+from engine import Actor, FormInvalid, clock, forms, identity, runtime
 from engine.models import Document
 
 DOC_TYPES = ["决议", "决定", "命令", "公报", "公告", "通告", "意见", "通知", "通报", "报告",
@@ -20,6 +20,12 @@ DOC_TYPES = ["决议", "决定", "命令", "公报", "公告", "通告", "意见
 DOC_TYPES_EN = ["Resolution", "Decision", "Order", "Communiqué", "Announcement",
                 "Public notice", "Opinions", "Notice", "Circular", "Report",
                 "Request for instructions", "Reply", "Motion", "Letter", "Minutes"]
+
+
+def startable_kinds(s: Session, actor: Actor) -> set[str]:
+    """The registration forms this person may use: a button for anything else would 403."""
+    return {kind for kind, (_schema, key) in FORMS.items()
+            if runtime.may_start_key(s, actor, key)}
 
 
 def _text(zh: str, en: str, max_length: int = 200, **extra: Any) -> dict[str, Any]:

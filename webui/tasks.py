@@ -32,7 +32,7 @@ from .auth import current_actor, staff_required
 from .documents import attachment_views, document_view
 from .formdata import friendly_errors, parse_form
 from .inbox import delegates, flash_engine_error, stale_task_message
-from .timeline import case_timeline, opinions
+from .timeline import case_timeline, opinion_entries
 from .views import en_name, people_and_groups
 
 bp = Blueprint("tasks", __name__)
@@ -56,7 +56,7 @@ def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
         "task": row, "instance": instance, "schema": schema, "values": values,
         "errors": errors, "document": document_view(instance.document),
         "attachments": attachment_views(s, instance.document_id),
-        "opinions": opinions(case_timeline(s, instance)), "can_return": can_return,
+        "opinions": opinion_entries(case_timeline(s, instance)), "can_return": can_return,
         "other_decisions": other_decisions, "draft_saved_at": draft.saved_at if draft else None,
         "delegates": delegates(s, actor, row.classification),
         "process_name": instance.definition.name, "now": clock.now(),

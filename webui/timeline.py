@@ -14,15 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import DocrouteError, definitions, forms, history
-from engine.bpmn import CAMUNDA_NS, parse_xml
+from engine import forms, history, opinions
 from engine.models import Form, Instance
 
 from .views import choice_label, label, office_date, office_time, people_and_groups
 
 HIDDEN = {"case_id", "started_by", "document_id"}
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 
 @dataclass
@@ -36,6 +33,8 @@ class Entry:
     task_name: str
     fields: list[tuple[str, str, bool]] = field(default_factory=list)
     note: str = ""
+    send_back: bool = False  # its text is a 退回 reason, not an opinion (engine.opinions)
+    superseded: bool = False  # the step was done again after a send-back
 
     @property
     def opinions(self) -> list[tuple[str, str, bool]]:
@@ -87,43 +86,8 @@ def _collect(found: dict[str, dict[str, Any]], schema: dict[str, Any]) -> None:
 
 
 def task_forms(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
-    """User task id -> its form's schema, over the case's diagram and the ones it calls.
-
-    The same field name may mean different things in different forms (``decision``), so
-    a completion is labelled with its own task's form where it can be found.
-    """
-    xmls = [instance.definition.xml]
-    for definition_id in (instance.definition.dependencies or {}).values():
-        try:
-            xmls.append(definitions.get(s, int(definition_id)).xml)
-        except (DocrouteError, TypeError, ValueError):
-            continue
-    pinned = instance.form_versions or {}
-    found: dict[str, dict[str, Any]] = {}
-    for xml in xmls:
-        for task_id, key in _form_keys(xml).items():
-            try:
-                found.setdefault(task_id, forms.get(s, key, pinned.get(key)).schema)
-            except DocrouteError:
-                try:
-                    found.setdefault(task_id, forms.get(s, key, None).schema)
-                except DocrouteError:
-                    continue
-    return found
-
-
-def _form_keys(xml: str) -> dict[str, str]:
-    tree = parse_xml(xml.encode(), max_bytes=1 << 30)
-    keys = {}
-    for node in tree.getroot().iter(f"{{{BPMN_NS}}}userTask"):
-        key = node.get(f"{{{CAMUNDA_NS}}}formKey")
-        if not key:
-            for prop in node.iter(f"{{{SPIFF_NS}}}property"):
-                if prop.get("name") == "formKey":
-                    key = prop.get("value")
-        if key and node.get("id"):
-            keys[node.get("id") or ""] = key
-    return keys
+    """User task id -> its form's schema (engine.opinions.task_forms)."""
+    return opinions.task_forms(s, instance)
 
 
 def user_names(s: Session) -> dict[str, str]:
@@ -132,7 +96,13 @@ def user_names(s: Session) -> dict[str, str]:
 
 
 def is_opinion(sub: dict[str, Any]) -> bool:
-    return sub.get("x-widget") == "opinion"
+    # A read-only opinion is an earlier step's, echoed for the reader: not this step's.
+    return sub.get("x-widget") == "opinion" and not sub.get("readOnly")
+
+
+def shown_value(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
+    """A submitted value as people read it: names, choice labels, dates with the year."""
+    return _show(value, sub, names)
 
 
 def _show(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
@@ -162,6 +132,7 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
     schemas = field_schemas(s, instance)
     by_task = task_forms(s, instance)
     names = user_names(s)
+    superseded = {o.seq for o in opinions.case_opinions(s, instance) if o.superseded}
     entries = []
     for event in history.case_events(s, instance.id):
         payload = json.loads(event.payload)
@@ -183,10 +154,12 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
             note = str(payload.get("message") or "")
         kind = "closed" if event.type == "completed" and not event.task_id else event.type
         entries.append(Entry(event.at, event.actor, names.get(event.actor, event.actor),
-                             kind, event.task_name or "", shown, note))
+                             kind, event.task_name or "", shown, note,
+                             send_back=kind == "completed" and opinions.is_send_back(data),
+                             superseded=event.seq in superseded))
     return entries
 
 
-def opinions(entries: list[Entry]) -> list[Entry]:
+def opinion_entries(entries: list[Entry]) -> list[Entry]:
     """Only the completions that carried an opinion (批示, 拟办意见, 会签意见, …)."""
     return [e for e in entries if e.type == "completed" and e.opinions]

@@ -118,7 +118,9 @@ def office_time(value: datetime | str | None, fmt: str = "medium") -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=clock.UTC)
     if fmt == "short":
-        fmt = "M-d HH:mm" if is_english() else "M月d日 HH:mm"
+        # Always with the year: a sheet or list printed in January still says which
+        # December it means, and every page writes a time the same way.
+        fmt = "MMM d, y HH:mm" if is_english() else "y年M月d日 HH:mm"
     # babel directly: Flask-Babel would convert to its own default zone (UTC) again.
     return dates.format_datetime(value, fmt, tzinfo=clock.OFFICE_TZ, locale=_locale())
 
