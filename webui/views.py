@@ -67,6 +67,7 @@ def init_app(app: Flask) -> None:
     )
     app.jinja_env.globals["input_value"] = input_value
     app.jinja_env.globals["provisional_badge"] = provisional_badge
+    app.jinja_env.tests["provisional"] = is_provisional_day
 
     # Counted before the view runs: views render inside their own unit of work, and a
     # second session opened while rendering would wait for SQLite's write lock.
@@ -84,6 +85,16 @@ def provisional_badge() -> Markup:
         _("No State Council notice for that year yet: computed from the statutory holidays; "
           "it will be recomputed when the notice is imported."),
         _("provisional: computed from the statutory holidays"))
+
+
+def is_provisional_day(value: date | datetime | str | None) -> bool:
+    """Whether a date lies in a year answered from the statutory holidays only."""
+    if value in (None, ""):
+        return False
+    try:
+        return workcalendar.active().is_provisional(value)
+    except (ValueError, TypeError, workcalendar.CalendarMissing):
+        return False
 
 
 def _calendar_warning() -> int | None:
