@@ -193,6 +193,18 @@ def may_supervise(actor: Actor, instruction: Instruction) -> bool:
         or bool(actor.groups & SUPERVISION_GROUPS)
 
 
+def may_open_supervision(session: Session, actor: Actor, instance_id: int) -> bool:
+    """Whether ``supervise_instruction`` would open a follow-up for this actor now."""
+    incoming = session.get(Instance, instance_id)
+    if incoming is None or incoming.definition.key != "incoming_document":
+        return False
+    instruction = instruction_of(session, instance_id)
+    if instruction is None or not may_supervise(actor, instruction):
+        return False
+    return session.scalar(select(CaseLink.id).where(
+        CaseLink.source_id == instance_id, CaseLink.relation == "instruction")) is None
+
+
 def supervise_instruction(session: Session, actor: Actor, instance_id: int) -> Instance:
     """Open a 督办 case from an incoming document's 批示, in one action, linked both ways.
 

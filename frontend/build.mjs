@@ -3,6 +3,7 @@
 // Output (all generated, gitignored):
 //   docroute-viewer.js   IIFE, sets window.DocrouteViewer
 //   docroute-modeler.js  IIFE, sets window.DocrouteModeler
+//   docroute-charts.js   IIFE, sets window.DocrouteCharts (Chart.js bars for reports)
 //   docroute-viewer.css, docroute-modeler.css   bpmn-js/diagram-js/bpmn-font
 //                        (+ properties panel) CSS and docroute-diagrams.css
 //   fonts/               the bpmn icon font, referenced by the CSS
@@ -55,6 +56,13 @@ await Promise.all([
     entryPoints: { 'docroute-modeler': 'frontend/modeler.js' },
     format: 'iife',
     globalName: 'DocrouteModeler',
+    define: { 'process.env.NODE_ENV': '"production"' }
+  }),
+  build({
+    ...common,
+    entryPoints: { 'docroute-charts': 'frontend/charts.js' },
+    format: 'iife',
+    globalName: 'DocrouteCharts',
     define: { 'process.env.NODE_ENV': '"production"' }
   }),
   build({

@@ -63,6 +63,12 @@ def _register(app: Flask) -> None:
     audit.init_app(app)  # auditors are read-only everywhere (after auth loads the user)
     for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp):
         app.register_blueprint(blueprint)
+    from . import reports  # KPI pages and the disclosure annual report
+
+    reports.init_app(app)
+    from . import case_links  # linked cases and 批示 -> 督办 on a case's page
+
+    case_links.init_app(app)
     from . import checkpoints  # signed checkpoints, under /audit/checkpoints
 
     app.register_blueprint(checkpoints.bp)

@@ -29,7 +29,7 @@ from engine import (
 from engine import attachments as files
 from engine.models import Attachment, Document, Event, Instance, Task, TaskGroup
 
-from . import get_docroute
+from . import case_links, get_docroute
 from .auth import current_actor, staff_required
 from .diagram import diagram_state
 from .formdata import friendly_errors, parse_form
@@ -172,6 +172,7 @@ def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
             "ended_at": instance.ended_at, "timeline": case_timeline(s, instance),
             "diagram": diagram_state(s, instance),
             "deadlines": deadlines.list_for_case(s, instance.id),
+            **case_links.view(s, instance),
             "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at,
                             "due_provisional": t.due_provisional,
                             "who": names.get(t.assignee, t.assignee) if t.assignee else
