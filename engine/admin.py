@@ -35,6 +35,7 @@ from . import (
     replay,
     runtime,
 )
+from .access import hold_refusal
 from .errors import Conflict, DocrouteError, NotFound
 from .identity import Actor
 from .models import Definition, Document, Event, Instance, Task, User
@@ -197,9 +198,9 @@ def _hand_over(session: Session, actor: Actor, instance: Instance, row: Task,
         target = identity.find_user(session, to_username)
         if target is None or not target.active:
             raise NotFound(f"no active user named {to_username!r}")
-        if target.clearance < row.classification:
-            raise Conflict(f"{target.name} is not cleared for the document of "
-                           f"“{row.name}” ({instance.title})")
+        refusal = hold_refusal(target, row.classification)
+        if refusal is not None:
+            raise Conflict(f"{refusal}: “{row.name}” ({instance.title}) cannot go to them")
         row.assignee, row.claimed_at = target.username, clock.now()
     else:
         if not row.candidate_groups:

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import String, and_, create_engine, event, exists, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from . import clock, forms, history, replay
+from . import access, clock, forms, history, replay
 from .identity import Actor
 from .models import Base, Definition, Document, Event, Instance, Task
 
@@ -474,7 +474,7 @@ def search_cases(session: Session, actor: Actor, flt: CaseSearch) -> tuple[list[
     query = (select(Instance, Document, Definition, overdue.label("overdue"))
              .join(Definition, Definition.id == Instance.definition_id)
              .outerjoin(Document, Document.id == Instance.document_id)
-             .where(Instance.classification <= actor.clearance))
+             .where(access.visible_cases_clause(actor)))
     if flt.q.strip():
         pattern = f"%{flt.q.strip()}%"
         query = query.where(or_(Instance.title.ilike(pattern), Document.title.ilike(pattern),
@@ -505,6 +505,17 @@ def search_cases(session: Session, actor: Actor, flt: CaseSearch) -> tuple[list[
                     i.classification, i.started_by, i.started_at, i.ended_at, bool(late))
             for i, d, p, late in session.execute(page)]
     return rows, total
+
+
+def departments(session: Session, actor: Actor) -> list[str]:
+    """The departments of the documents the actor may see, for the search filter.
+
+    Only these: a department named by nothing but a secret document would reveal it.
+    """
+    query = (select(Document.department).distinct()
+             .where(Document.id.in_(access.visible_document_ids(actor)),
+                    Document.department != ""))
+    return sorted(session.scalars(query))
 
 
 CSV_COLUMNS = ("id", "doc_number", "title", "department", "process", "version", "status",

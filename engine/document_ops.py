@@ -3,9 +3,10 @@
 Operators (``spiffworkflow:serviceTaskOperator id=...`` in a diagram):
 
 * ``allocate_number(prefix)`` -> ``深鹏办〔2026〕12号``: the next number of that prefix in
-  the office year, logged with the case's document, and set on the document (an incoming
-  document's receipt number, a disclosure request's answer number, otherwise the 发文字号;
-  the optional ``field`` parameter names the field explicitly).
+  the office year (a classified document's in its level's own series, see ``numbering``),
+  logged with the case's document, and set on the document (an incoming document's
+  receipt number, a disclosure request's answer number, otherwise the 发文字号; the
+  optional ``field`` parameter names the field explicitly).
 * ``register_seal_use(seal, copies)`` -> ``用印〔2026〕5号``: a seal-register entry.
 * ``assign_archive_code(retention)`` -> ``DP01-WS·2026-Y-ZHB-0007``: the 档号
   (全宗号-门类·年度-期限-机构-件号, DA/T 22-2015) with a gapless item number per fonds,
@@ -25,7 +26,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
-from . import clock, identity, kinds, numbering, runtime
+from . import classification, clock, identity, kinds, numbering, runtime
 from .documents import archive_document
 from .documents import department_of as _department
 from .errors import ScriptError
@@ -58,6 +59,13 @@ def _document(call: ServiceCall) -> Document | None:
     return call.session.get(Document, call.document_id)
 
 
+def _level(call: ServiceCall, document: Document | None) -> int:
+    # The step may have just raised the level (签收 records 机密) before the document
+    # follows after the step: number in the higher series straight away.
+    known = document.classification if document is not None else 0
+    return max(known, classification.level_of(call.data.get(classification.FIELD)) or 0)
+
+
 def _set_field(document: Document, field: str, value: Any) -> None:
     if field == "doc_number":
         document.doc_number = value
@@ -68,9 +76,10 @@ def _set_field(document: Document, field: str, value: Any) -> None:
 @operator("allocate_number")
 def allocate_number(call: ServiceCall) -> str:
     prefix = str(call.params.get("prefix") or "")
-    allocated = numbering.allocate(call.session, prefix, call.actor,
-                                   document_id=call.document_id)
     document = _document(call)
+    allocated = numbering.allocate(call.session, prefix, call.actor,
+                                   document_id=call.document_id,
+                                   classification=_level(call, document))
     if document is not None:
         field = str(call.params.get("field") or NUMBER_FIELD.get(document.kind, "doc_number"))
         _set_field(document, field, allocated.number)
@@ -87,9 +96,10 @@ def register_seal_use(call: ServiceCall) -> str:
     except (TypeError, ValueError):
         raise ScriptError("register_seal_use needs the number of copies as a whole "
                           "number") from None
-    allocated = numbering.allocate(call.session, str(call.params.get("prefix") or "用印"),
-                                   call.actor, document_id=call.document_id)
     document = _document(call)
+    allocated = numbering.allocate(call.session, str(call.params.get("prefix") or "用印"),
+                                   call.actor, document_id=call.document_id,
+                                   classification=_level(call, document))
     if document is not None:
         entry = {"number": allocated.number, "seal": seal, "copies": copies,
                  "actor": call.actor, "case_id": call.instance_id}
@@ -226,7 +236,11 @@ def sync_document(session: Session, instance: Instance, workflow: BpmnWorkflow) 
     if document is None:
         return
     data = latest_data(workflow)
+    level = document.classification
     copy_fields(document, data)
+    if document.classification != level:
+        # A raise reaches the document's other cases and their inbox rows at once.
+        classification.propagate(session, document)
     status = _status(instance, document, data)
     if status == "archived" and document.status != "archived":
         archive_document(session, document)

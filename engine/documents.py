@@ -1,8 +1,9 @@
 """The document registry: documents, their cases, and the case-to-document field sync.
 
 Every function takes the caller's session first and never commits. Reading a document
-checks clearance: a user below its classification gets NotFound, as if it did not
-exist. Numbers come from ``numbering`` and attachments from ``attachments``; the
+applies ``engine.access`` (clearance and involvement): anyone else gets NotFound, as if it
+did not exist; a classification changes only through ``engine.classification``. Numbers
+come from ``numbering`` and attachments from ``attachments``; the
 service-task operators and the AFTER_STEP hook that keep documents in step with their
 cases live in ``document_ops`` (imported at the bottom so they register with the engine).
 """
@@ -16,8 +17,8 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from . import clock, doctypes, forms, history, identity, kinds, search
-from .errors import FormInvalid, NotAllowed, NotFound
+from . import access, clock, doctypes, forms, history, identity, kinds, search
+from .errors import FormInvalid, NotAllowed
 from .identity import Actor
 from .models import Document, Instance
 from .numbering import is_doc_number
@@ -106,11 +107,8 @@ def create_document(session: Session, actor: Actor, kind: str, fields: dict[str,
 
 
 def get_document(session: Session, actor: Actor, document_id: int) -> Document:
-    """The document, if the actor is cleared for it; NotFound otherwise (no existence leak)."""
-    document = session.get(Document, document_id)
-    if document is None or not actor.may_see(document.classification):
-        raise NotFound(f"no document with id {document_id}")
-    return document
+    """The document, if the actor may see it (``engine.access``); NotFound otherwise."""
+    return access.get_document(session, actor, document_id)
 
 
 def field_values(document: Document) -> dict[str, Any]:
@@ -128,7 +126,11 @@ def field_values(document: Document) -> dict[str, Any]:
 
 def update_document(session: Session, actor: Actor, document_id: int,
                     changes: dict[str, Any]) -> Document:
-    """Change some fields (None removes one); the whole result is validated again."""
+    """Change some fields (None removes one); the whole result is validated again.
+
+    The classification is not one of them: sending the current level again is accepted,
+    any other value is refused (``engine.classification.reclassify`` changes it).
+    """
     if actor.is_auditor and not actor.is_admin:
         raise NotAllowed("auditors have read-only access")
     document = get_document(session, actor, document_id)
@@ -138,6 +140,7 @@ def update_document(session: Session, actor: Actor, document_id: int,
     unknown = {k: f"unknown field {k!r}" for k in changes if k not in known}
     if unknown:
         raise FormInvalid(unknown)
+    _keeps_classification(document, changes)
     merged = field_values(document)
     for key, value in changes.items():
         if value is None:
@@ -147,13 +150,22 @@ def update_document(session: Session, actor: Actor, document_id: int,
     # Values the engine keeps beside the schema (seal register, voided numbers …) stay.
     extra = {k: v for k, v in merged.items() if k not in known}
     clean = validate_fields(document.kind, {k: v for k, v in merged.items() if k in known})
-    level = identity.clearance_level(clean.get("classification", "none"))
-    if not actor.may_see(level):
-        raise NotAllowed("you may not raise a document above your own clearance")
     _apply(document, clean)
     document.fields = {**document.fields, **extra}
     session.flush()
     return document
+
+
+def _keeps_classification(document: Document, changes: dict[str, Any]) -> None:
+    if "classification" not in changes:
+        return
+    current = identity.clearance_name(document.classification)
+    value = changes["classification"]
+    if value is not None and _normalise({"classification": value})["classification"] == current:
+        return
+    raise FormInvalid({"classification": (
+        "密级只能通过定密/解密变更 / a classification is changed only by a classification "
+        "decision with a reason: POST /api/v1/documents/{id}/classification")})
 
 
 @dataclass(frozen=True)
@@ -176,8 +188,8 @@ def _office_start(day: date) -> datetime:
 
 
 def search_query(session: Session, actor: Actor, flt: Search) -> Select[Any]:
-    """The visible documents matching ``flt``; clearance is filtered in the query itself."""
-    query = select(Document).where(Document.classification <= actor.clearance)
+    """The documents the actor may see (``engine.access``) matching ``flt``."""
+    query = access.visible_documents(actor)
     if flt.q.strip():
         query = query.where(search.document_matches(session, flt.q))
     for column, value in ((Document.kind, flt.kind), (Document.doc_type, flt.doc_type),
@@ -194,7 +206,7 @@ def search_query(session: Session, actor: Actor, flt: Search) -> Select[Any]:
 
 def list_documents(session: Session, actor: Actor, flt: Search | None = None
                    ) -> list[Document]:
-    """Documents the actor is cleared for, newest first, filtered and paged."""
+    """Documents the actor may see, newest first, filtered and paged."""
     flt = flt or Search()
     query = search_query(session, actor, flt)
     query = query.limit(max(0, min(flt.limit, 500))).offset(max(0, flt.offset))
@@ -214,9 +226,7 @@ def cases_of(session: Session, actor: Actor, document_id: int) -> list[Instance]
 def link_case(session: Session, actor: Actor, document_id: int, instance_id: int) -> Instance:
     """Attach a case started without a document to one (a case routes one document)."""
     document = get_document(session, actor, document_id)
-    instance = session.get(Instance, instance_id)
-    if instance is None or not actor.may_see(instance.classification):
-        raise NotFound(f"no case with id {instance_id}")
+    instance = access.get_case(session, actor, instance_id)
     if instance.document_id not in (None, document.id):
         raise NotAllowed("this case already routes another document")
     instance.document_id, instance.document = document.id, document

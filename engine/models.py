@@ -157,6 +157,9 @@ class Document(Base):
     urgency: Mapped[str] = mapped_column(String(16), default="")
     department: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(32), default="open")
+    # Who set the current classification (定密), so they may change it; "" means the
+    # registrar (created_by). Written by engine.classification (migration 0007).
+    classified_by: Mapped[str] = mapped_column(String(64), default="")
     # Every other field of the document's kind (DOMAIN.md §1.2 and §2).
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     created_by: Mapped[str] = mapped_column(String(64))

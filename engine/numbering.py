@@ -5,6 +5,11 @@ answer number 深鹏公复〔2026〕8号, seal register 用印〔2026〕5号). T
 incremented inside the caller's transaction, so a rolled-back step gives its number back
 (no gap) and two concurrent steps never get the same one (no duplicate). A voided number
 stays in the log as ``void`` and is never handed out again.
+
+Classified documents are numbered in series of their own, one per level: the prefix gets
+the level's mark (秘, 机, 绝), so 深鹏办收〔2026〕3号 is unclassified and 深鹏办收机〔2026〕1号
+the first 机密 receipt. A gap in a series therefore never hints at a document above that
+series' level; the marked prefixes are ordinary counters in the same tables.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from .models import Document, NumberCounter, NumberLog
 # DOMAIN.md §1.3: code + full year in 〔〕 + serial without padding + 号.
 DOC_NUMBER = re.compile(r"^[\u4e00-\u9fa5]+〔\d{4}〕[1-9]\d*号$")
 PREFIX = re.compile(r"^[\u4e00-\u9fa5]{1,20}$")
+# The mark a classified series adds to its prefix, by level (none, 秘密, 机密, 绝密).
+SERIES_MARKS = ("", "秘", "机", "绝")
 _PARTS = re.compile(r"^(?P<prefix>[\u4e00-\u9fa5]+)〔(?P<year>\d{4})〕(?P<serial>[1-9]\d*)号$")
 
 
@@ -87,10 +94,15 @@ def next_serial(session: Session, prefix: str, year: int) -> int:
     return int(serial)
 
 
+def series_prefix(prefix: str, classification: int) -> str:
+    """The prefix of the series a document of that classification is numbered in."""
+    return prefix + SERIES_MARKS[max(0, min(classification, len(SERIES_MARKS) - 1))]
+
+
 def allocate(session: Session, prefix: str, actor: str, *, document_id: int | None = None,
-             at: datetime | None = None) -> Allocated:
-    """Take the next number of ``prefix`` for the current office year and log it."""
-    prefix = check_prefix(prefix)
+             at: datetime | None = None, classification: int = 0) -> Allocated:
+    """Take the next number of ``prefix`` (in the classification's series) and log it."""
+    prefix = series_prefix(check_prefix(prefix), classification)
     when = at or clock.now()
     year = office_year(when)
     serial = next_serial(session, prefix, year)

@@ -51,7 +51,7 @@ PASSIVE_EVENTS = frozenset({
     "claimed", "unclaimed", "delegated", "reassigned", "suspended", "resumed", "incident",
     "reminder", "reminded", "escalated", "notified", "comment", "commented", "viewed",
     "linked",
-    "attachment_added", "document_updated", "number_allocated",
+    "attachment_added", "document_updated", "number_allocated", "reclassified",
     "deadline_started", "deadline_paused", "deadline_resumed", "deadline_restarted",
     "deadline_extended", "deadline_closed",
 })

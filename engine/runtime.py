@@ -23,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import (
+    access,
+    classification,
     clock,
     db,
     definitions,
@@ -280,6 +282,7 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
         data = forms.validate(forms.resolve(session, form.schema), data)
     else:
         data = _plain_data(data)
+    classification.check_submitted(actor, data)
     document = _document_for(session, actor, document_id)
     now = clock.now()
     instance = Instance(
@@ -287,7 +290,7 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
         document=document, status="running", state="", serializer_version="", version=0,
         title=title or (document.title if document else "") or str(data.get("title") or "")
         or definition.name,
-        classification=document.classification if document else 0,
+        classification=_start_level(document, data),
         form_versions=forms.latest_versions(session, definitions.form_keys(session, definition)),
         started_by=actor.username, started_at=now, updated_at=now,
     )
@@ -322,12 +325,24 @@ def _plain_data(data: Any) -> dict[str, Any]:
 
 
 def _document_for(session: Session, actor: Actor, document_id: int | None) -> Document | None:
+    # Only someone who may see the document (engine.access) may route it; anyone else
+    # would open its whole history by starting a case on it.
     if document_id is None:
         return None
-    document = session.get(Document, document_id)
-    if document is None or not actor.may_see(document.classification):
-        raise NotFound(f"no document with id {document_id}")
-    return document
+    return access.get_document(session, actor, document_id)
+
+
+def _start_level(document: Document | None, data: dict[str, Any]) -> int:
+    """The case's level: its document's, or the start data's when that is higher.
+
+    Start data can only raise it (check_submitted bounds it by the starter's clearance);
+    a raise also reaches the document, like a raise by any later step.
+    """
+    level = max(document.classification if document else 0,
+                classification.level_of(data.get(classification.FIELD)) or 0)
+    if document is not None and level > document.classification:
+        document.classification = level
+    return level
 
 
 def _document_data(document: Document) -> dict[str, Any]:
@@ -366,7 +381,7 @@ def get_task_row(session: Session, task_id: str, actor: Actor) -> Task:
     """The open task, if the actor may see it; NotFound otherwise (no existence leak)."""
     row = session.get(Task, task_id, populate_existing=True)
     if row is None or not can_see_task(row, actor):
-        if row is None and _was_task(session, task_id):
+        if row is None and _was_task(session, task_id, actor):
             raise Conflict("this task is no longer open: someone has already completed it "
                            "or the case moved on")
         if row is not None and _claimed_in_my_group(row, actor):
@@ -381,8 +396,11 @@ def _claimed_in_my_group(row: Task, actor: Actor) -> bool:
             and bool(set(row.candidate_groups) & actor.groups))
 
 
-def _was_task(session: Session, task_id: str) -> bool:
-    return session.scalar(select(Event.id).where(Event.task_id == task_id).limit(1)) is not None
+def _was_task(session: Session, task_id: str, actor: Actor) -> bool:
+    # A finished task of a case above the caller's clearance is as unknown as any other.
+    level = session.scalar(select(Instance.classification).join(
+        Event, Event.instance_id == Instance.id).where(Event.task_id == task_id).limit(1))
+    return level is not None and actor.may_see(level)
 
 
 def can_see_task(row: Task, actor: Actor) -> bool:
@@ -436,8 +454,9 @@ def delegate(session: Session, task_id: str, actor: Actor, to_username: str) -> 
     target = identity.find_user(session, to_username)
     if target is None or not target.active:
         raise NotFound(f"no active user named {to_username!r}")
-    if target.clearance < row.classification:
-        raise NotAllowed(f"{target.name} is not cleared for this document")
+    refusal = access.hold_refusal(target, row.classification)
+    if refusal is not None:
+        raise NotAllowed(refusal)
     previous = row.assignee
     row.assignee, row.claimed_at = target.username, clock.now()
     history.append_case(session, instance.id, "delegated", actor.username,
@@ -492,6 +511,7 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
         raise Conflict(f"this task is claimed by {row.assignee}")
     schema = task_form(session, instance, row)
     clean = forms.validate(schema, data or {})
+    classification.check_submitted(actor, clean)
     # The cached workflow is taken out here; if anything below fails it is simply not put
     # back, so the next step reloads the committed state.
     workflow = _workflow(session, instance)
@@ -572,17 +592,10 @@ def retry(session: Session, instance_id: int, actor: Actor, reason: str) -> Inst
 
 
 def get_instance(session: Session, instance_id: int, actor: Actor) -> Instance:
-    instance = session.get(Instance, instance_id)
-    if instance is None or not actor.may_see(instance.classification):
-        raise NotFound(f"no case with id {instance_id}")
-    return instance
+    """The case if the actor may see it (``engine.access``); NotFound otherwise."""
+    return access.get_case(session, actor, instance_id)
 
 
 def is_participant(session: Session, instance_id: int, actor: Actor) -> bool:
-    """Whether the actor started, acted in, or holds an open task of the case."""
-    acted = session.scalar(select(Event.id).where(Event.instance_id == instance_id,
-                                                  Event.actor == actor.username).limit(1))
-    if acted is not None:
-        return True
-    rows = session.scalars(select(Task).where(Task.instance_id == instance_id))
-    return any(can_see_task(row, actor) for row in rows)
+    """Whether the actor started, acted in, or may work an open task of the case."""
+    return access.case_participant(session, instance_id, actor)

@@ -112,3 +112,37 @@ def people(docroute: Docroute) -> dict[str, identity.Actor]:
                           clearance="top_secret")
     with docroute.session() as s:
         return {u.username: identity.Actor.of(u) for u in identity.list_users(s)}
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def shipped_office(request: pytest.FixtureRequest,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Docroute]:
+    """One app per backend and test module: shipped workflows and forms, demo organisation.
+
+    For suites that run many requests against one database (the role x route matrix,
+    confidentiality): each test makes its own documents and cases instead of a fresh
+    database, which would cost a full ``init`` per test.
+    """
+    from engine import demo
+
+    home = tmp_path_factory.mktemp("office")
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'docroute.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
+        engine = create_engine(url)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    previous = clock.get_default_clock()
+    clock.set_default_clock(clock.ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)))
+    runtime.CACHE.clear()
+    app = Docroute(Settings(home=home / "home", database_url=url))
+    app.init()
+    with app.session() as s:
+        demo.seed_organisation(s)
+    yield app
+    runtime.CACHE.clear()
+    app.engine.dispose()
+    clock.set_default_clock(previous)

@@ -101,9 +101,12 @@ def test_clearance_is_404_everywhere(client: FlaskClient, tokens: dict) -> None:
                           data={"file": (io.BytesIO(PDF), "x.pdf")})
     assert refused.status_code == 404
     assert client.get("/api/v1/documents", headers=tokens["clerk"]).get_json() == []
+    # Cleared but not involved: as unknown as to the uncleared (engine.access).
+    assert client.get("/api/v1/documents", headers=tokens["boss"]).get_json() == []
+    assert client.get(url, headers=tokens["boss"]).status_code == 404
     assert [d["id"] for d in client.get("/api/v1/documents",
-                                        headers=tokens["boss"]).get_json()] == [secret["id"]]
-    download = client.get(f"{url}/attachments/{att['id']}", headers=tokens["boss"])
+                                        headers=tokens["rev1"]).get_json()] == [secret["id"]]
+    download = client.get(f"{url}/attachments/{att['id']}", headers=tokens["rev1"])
     assert download.status_code == 200 and download.data == PDF
     assert download.headers["Content-Type"] == "application/pdf"
     assert download.headers["Content-Disposition"].startswith("attachment;")

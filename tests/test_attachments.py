@@ -30,7 +30,8 @@ def people() -> dict[str, Actor]:
     shared fixture, which hashes passwords)."""
     return {"clerk": Actor(1, "clerk", "张丽", 1, frozenset()),
             "rev1": Actor(2, "rev1", "吴静", 2, frozenset()),
-            "boss": Actor(3, "boss", "林海", 3, frozenset())}
+            "boss": Actor(3, "boss", "林海", 3, frozenset()),
+            "admin": Actor(4, "admin", "管理员", 3, frozenset(), is_admin=True)}
 
 
 @pytest.fixture
@@ -170,11 +171,13 @@ def test_download_needs_clearance(docroute: Docroute, people: dict[str, Actor],
     doc_id = _document(docroute, people["rev1"], "secret")
     att_id, _, _ = _add(docroute, limits, people["rev1"], doc_id, "预案.pdf", PDF)
     with docroute.session() as s:
-        document = documents.get_document(s, people["boss"], doc_id)
+        document = documents.get_document(s, people["admin"], doc_id)
         _, path = attachments.content_path(limits, s, document, att_id)
         assert path.read_bytes() == PDF
         with pytest.raises(NotFound):
             documents.get_document(s, people["clerk"], doc_id)
+        with pytest.raises(NotFound):  # cleared, but not involved in it
+            documents.get_document(s, people["boss"], doc_id)
         with pytest.raises(NotFound):
             attachments.content_path(limits, s, document, att_id + 1)
 

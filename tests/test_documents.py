@@ -89,9 +89,11 @@ def test_clearance_hides_documents(docroute: Docroute, people: dict[str, Actor])
             documents.get_document(s, people["clerk"], secret)
         visible = {d.id for d in documents.list_documents(s, people["clerk"])}
         boss_sees = {d.id for d in documents.list_documents(s, people["boss"])}
+        admin_sees = {d.id for d in documents.list_documents(s, people["admin"])}
     assert str(caught.value) == f"no document with id {secret}"
     assert visible == {plain}
-    assert boss_sees == {plain, secret}
+    assert boss_sees == set()  # cleared for both, involved in neither (engine.access)
+    assert admin_sees == {plain, secret}
 
 
 def test_cannot_register_above_own_clearance(docroute: Docroute,
@@ -253,9 +255,10 @@ def test_case_flows_into_document(docroute: Docroute, people: dict[str, Actor]) 
         case_id = instance.id
     with docroute.session() as s:
         doc = s.get(Document, doc_id)
-        # started: the number and the seal entry were allocated by the service tasks
-        assert doc.doc_number == "深鹏办〔2026〕1号"
-        assert doc.fields["seal_register_number"] == "用印〔2026〕1号"
+        # started: the number and the seal entry were allocated by the service tasks, in
+        # the 机密 series (numbering.SERIES_MARKS)
+        assert doc.doc_number == "深鹏办机〔2026〕1号"
+        assert doc.fields["seal_register_number"] == "用印机〔2026〕1号"
         assert doc.fields["seal_register"][0]["copies"] == 3
         assert doc.status == "in_progress"
         assert [c.id for c in documents.cases_of(s, admin, doc_id)] == [case_id]

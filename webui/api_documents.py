@@ -1,7 +1,8 @@
 """Document calls of the JSON API: register, search, read, attach, download.
 
 Registered on ``webui.api.bp`` (same token authentication and JSON errors). A document
-the caller is not cleared for answers 404, exactly like one that does not exist.
+the caller may not see (``engine.access``: clearance and involvement) answers 404, exactly
+like one that does not exist; its classification changes only through its own call.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
 
-from engine import Actor, attachments, documents, identity
+from engine import Actor, attachments, classification, documents, identity
 from engine.documents import Search
 from engine.models import Attachment, Document, Instance
 
@@ -112,6 +113,22 @@ def update_document(document_id: int) -> Any:
         abort(400, 'send {"fields": {...}}')
     with get_docroute().session() as s:
         document = documents.update_document(s, actor, document_id, fields)
+        return jsonify(_full(s, actor, document))
+
+
+@bp.post("/documents/<int:document_id>/classification")
+def reclassify(document_id: int) -> Any:
+    """定密/解密 (engine.classification): ``{"classification": LEVEL, "reason": TEXT}``."""
+    actor = _actor()
+    _not_auditor(actor)
+    body = _json_body()
+    level, reason = body.get("classification"), body.get("reason")
+    if not isinstance(level, str) or not isinstance(reason, str):
+        abort(400, 'send {"classification": LEVEL, "reason": "..."}')
+    with get_docroute().session() as s:
+        document = classification.reclassify(s, actor, document_id, level, reason)
+        if not actor.may_see(document.classification):
+            return jsonify({"id": document.id, "classification": level}), 200
         return jsonify(_full(s, actor, document))
 
 

@@ -54,6 +54,7 @@ EVENT_LABELS = {
     "timer_fired": lazy_gettext("Timer fired"), "reminder": lazy_gettext("Reminder sent"),
     "escalated": lazy_gettext("Escalated"), "incident": lazy_gettext("Incident"),
     "retried": lazy_gettext("Retried"), "terminated": lazy_gettext("Case terminated"),
+    "reclassified": lazy_gettext("Classification changed"),
     "suspended": lazy_gettext("Case suspended"), "resumed": lazy_gettext("Case resumed"),
     "migrated": lazy_gettext("Moved to a new process version"),
     "message": lazy_gettext("Message received"), "case_completed": lazy_gettext("Case closed"),
@@ -145,16 +146,13 @@ def _search() -> CaseSearch:
 @bp.get("/")
 @auditor_required
 def index() -> Any:
-    from sqlalchemy import select
-
     from engine import definitions
-    from engine.models import Document
 
     flt = _search()
     with get_docroute().session() as s:
         rows, total = audit.search_cases(s, current_actor(), flt)
         processes = [(d.key, d.name) for d in definitions.list_latest(s)]
-        departments = sorted(d for d in s.scalars(select(Document.department).distinct()) if d)
+        departments = audit.departments(s, current_actor())
     page = flt.offset // PAGE_SIZE + 1
     return render_template("audit/index.html", rows=rows, total=total, flt=flt, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), processes=processes,

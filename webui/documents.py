@@ -1,9 +1,8 @@
 """Document pages: register incoming / start outgoing, detail, attachments, 办文单.
 
-A person sees a document only when their clearance covers its classification and they
-take part in it (registered it, acted in one of its cases, or may work one of its open
-tasks); administrators and auditors see every document their clearance covers. Anything
-else answers 404, so nobody learns that a document exists.
+Who sees a document is decided by ``engine.access`` alone (clearance and involvement), the
+same rule as the API's; anything else answers 404, so nobody learns that a document exists.
+A classification changes only through its own action (定密/解密, ``engine.classification``).
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import (
@@ -21,13 +20,16 @@ from engine import (
     FormInvalid,
     NotAllowed,
     NotFound,
+    access,
+    classification,
     clock,
     deadlines,
+    identity,
     runtime,
     search,
 )
 from engine import attachments as files
-from engine.models import Attachment, Document, Event, Instance, Task, TaskGroup
+from engine.models import Attachment, Document, Instance, Task
 
 from . import case_links, get_docroute
 from .auth import current_actor, staff_required
@@ -48,25 +50,16 @@ SUMMARY_FIELDS = {"receipt_number", "source_org", "source_number", "issued_on", 
 
 
 def visible_documents(actor: Actor) -> Any:
-    """A select of the documents the actor may see (see the module docstring)."""
-    query = select(Document).where(Document.classification <= actor.clearance)
-    if actor.is_admin or actor.is_auditor:
-        return query
-    acted = select(Instance.document_id).join(Event, Event.instance_id == Instance.id) \
-        .where(Event.actor == actor.username, Instance.document_id.is_not(None))
-    assigned = select(Task.document_id).where(Task.assignee == actor.username)
-    grouped = select(Task.document_id).join(TaskGroup, TaskGroup.task_id == Task.id).where(
-        Task.assignee.is_(None), TaskGroup.group_key.in_(sorted(actor.groups)))
-    return query.where(or_(Document.created_by == actor.username, Document.id.in_(acted),
-                           Document.id.in_(assigned), Document.id.in_(grouped)))
+    """A select of the documents the actor may see (``engine.access``)."""
+    return access.visible_documents(actor)
 
 
 def get_document(s: Session, actor: Actor, document_id: int) -> Document:
     """The document if the actor may see it; 404 otherwise (no existence leak)."""
-    document = s.scalar(visible_documents(actor).where(Document.id == document_id))
-    if document is None:
+    try:
+        return access.get_document(s, actor, document_id)
+    except NotFound:
         abort(404)
-    return document
 
 
 def document_view(document: Document | None) -> dict[str, Any] | None:
@@ -193,24 +186,50 @@ def detail(document_id: int) -> Any:
         document = get_document(s, actor, document_id)
         cases = [_case_view(s, i) for i in _cases(s, document_id)]
         extra = shown_fields(s, dict(document.fields or {}), SUMMARY_FIELDS)
+        levels = [name for level, name in enumerate(identity.CLEARANCES)
+                  if actor.may_see(level) and level != document.classification]
         return render_template("documents/detail.html", document=document_view(document),
                                attachments=attachment_views(s, document_id), cases=cases,
-                               extra=extra)
+                               extra=extra, levels=levels,
+                               may_reclassify=classification.may_reclassify(actor, document))
+
+
+@bp.post("/documents/<int:document_id>/classification")
+@staff_required
+def reclassify(document_id: int) -> Any:
+    """定密/解密: raise or lower the classification, with a reason (engine.classification)."""
+    actor = current_actor()
+    try:
+        with get_docroute().session() as s:
+            classification.reclassify(s, actor, document_id, request.form.get("level", ""),
+                                      request.form.get("reason", ""))
+            visible = access.may_see_document(s, actor, document_id)
+    except NotFound:
+        abort(404)
+    except NotAllowed:
+        flash(_("Only a confidentiality officer, the person who set this classification or "
+                "an administrator may change it."), "error")
+    except FormInvalid as error:
+        flash(_("The classification was not changed: %(why)s",
+                why="; ".join(error.errors.values())), "error")
+    else:
+        flash(_("The classification has been changed and recorded in the history."),
+              "success")
+        if not visible:
+            return redirect(url_for("documents.index"))
+    return redirect(url_for("documents.detail", document_id=document_id))
 
 
 @bp.get("/cases/<int:instance_id>")
 def case(instance_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
-        instance = s.get(Instance, instance_id)
-        if instance is None or not actor.may_see(instance.classification):
+        try:
+            instance = runtime.get_instance(s, instance_id, actor)  # engine.access's rule
+        except NotFound:
             abort(404)
         if instance.document_id is not None:
-            get_document(s, actor, instance.document_id)
             return redirect(url_for("documents.detail", document_id=instance.document_id))
-        if not (actor.is_admin or actor.is_auditor
-                or runtime.is_participant(s, instance_id, actor)):
-            abort(404)
         return render_template("documents/detail.html", document=None, attachments=[],
                                cases=[_case_view(s, instance)], extra=[])
 

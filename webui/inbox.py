@@ -15,6 +15,7 @@ from engine import (
     DocrouteError,
     NotAllowed,
     NotFound,
+    access,
     clock,
     definitions,
     handled,
@@ -182,11 +183,10 @@ def delegate(task_id: str) -> Any:
 
 
 def delegates(s: Session, actor: Actor, classification: int) -> list[dict[str, str]]:
-    """Active people (not the actor) cleared for a task's document, for the delegate picker."""
+    """The people (not the actor) who could hold a task of that level: the picker's choices."""
     return [{"username": u.username, "name": u.name, "title": u.title}
             for u in identity.list_users(s)
-            if u.active and u.id != actor.id and u.clearance >= classification
-            and not (u.is_auditor and not u.is_admin)]
+            if u.id != actor.id and access.hold_refusal(u, classification) is None]
 
 
 # --- notifications -----------------------------------------------------------------------------

@@ -162,7 +162,8 @@ OPENAPI: dict[str, Any] = {
             "get": {"summary": "A document with its attachments and cases",
                     "parameters": [DOCUMENT_ID],
                     "responses": {"200": _json(_ref("DocumentDetail"), "ok"), **ERRORS}},
-            "patch": {"summary": "Change some fields (null removes one)",
+            "patch": {"summary": "Change some fields (null removes one); never the "
+                                 "classification (see /classification)",
                       "parameters": [DOCUMENT_ID],
                       "requestBody": {"required": True, "content": {"application/json": {
                           "schema": {"type": "object", "properties": {
@@ -170,6 +171,18 @@ OPENAPI: dict[str, Any] = {
                       "responses": {"200": _json(_ref("DocumentDetail"), "changed"),
                                     "422": _json(_ref("FieldErrors"), "invalid fields"),
                                     **ERRORS}}},
+        "/documents/{document_id}/classification": {"post": {
+            "summary": "Raise or lower the classification (定密/解密): confidentiality "
+                       "officers, the person who set it, administrators; with a reason",
+            "parameters": [DOCUMENT_ID],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["classification", "reason"], "properties": {
+                    "classification": {"type": "string", "enum": [
+                        "none", "confidential", "secret", "top_secret"]},
+                    "reason": {"type": "string", "minLength": 1, "maxLength": 1000}}}}}},
+            "responses": {"200": _json(_ref("DocumentDetail"), "changed and recorded"),
+                          "422": _json(_ref("FieldErrors"), "a bad level or no reason"),
+                          **ERRORS}}},
         "/documents/{document_id}/attachments": {"post": {
             "summary": "Attach a file (next version when the name exists)",
             "parameters": [DOCUMENT_ID],

@@ -162,7 +162,6 @@ def _next_task(s: Session, actor: Actor, instance_id: int) -> Task | None:
                      .order_by(Task.created_at))
     for row in rows:
         if row.assignee == actor.username or (
-                row.assignee is None and set(row.candidate_groups or []) & actor.groups
-                and actor.may_see(row.classification)):
+                row.assignee is None and runtime.can_see_task(row, actor)):
             return row
     return None
