@@ -79,7 +79,7 @@ class ChainKeys:
     key: bytes
     head: tuple[int, str, str | None] | None = None  # seq, hash, mac
     anchor: tuple[int, str, str] | None = None  # seq, hash, mac
-    pin: Pin | None = None
+    pins: tuple[Pin, ...] = ()  # every genuine checkpoint's record of this chain
 
 
 # --- keeping the heads ---------------------------------------------------------------------
@@ -172,13 +172,13 @@ def _recomputed(event_row: Any, seq: int, key: bytes | None) -> str:
 
 def check_chain(chain: str, rows: Iterator[Any] | list[Any],
                 against: ChainKeys) -> tuple[int, list[Problem]]:
-    """Check one chain's rows (in seq order) against its head, anchor and pin; (events
+    """Check one chain's rows (in seq order) against its head, anchor and pins; (events
     seen, problems)."""
     problems: list[Problem] = []
     unkeyed_to, anchor_hash = _anchor(chain, against, problems)
     expected_seq, expected_prev, count = 1, history.GENESIS, 0
     last_seq, last_hash = 0, history.GENESIS
-    pin, pinned_hash = against.pin, None
+    pinned = _by_seq(against.pins)
     moved = False  # the previous row was reordered: this row's broken link is explained
     for row in rows:
         count += 1
@@ -203,12 +203,12 @@ def check_chain(chain: str, rows: Iterator[Any] | list[Any],
             problems.append(Problem(chain, row.seq, "edited",
                                     "the history written before keying was rewritten "
                                     "(this event is not the one anchored at the upgrade)"))
-        if pin is not None and row.seq == pin.seq:
-            pinned_hash = row.hash
+        if row.seq in pinned:
+            problems.extend(_check_pins(chain, row.hash, pinned[row.seq]))
         expected_seq, expected_prev = row.seq + 1, row.hash
         last_seq, last_hash = row.seq, row.hash
     problems.extend(_check_head(chain, last_seq, last_hash, count, against))
-    problems.extend(_check_pin(chain, last_seq, pinned_hash, pin))
+    problems.extend(_pins_beyond(chain, last_seq, against.pins))
     return count, problems
 
 
@@ -269,19 +269,31 @@ def _check_head(chain: str, last_seq: int, last_hash: str, count: int,
     return []
 
 
-def _check_pin(chain: str, last_seq: int, pinned_hash: str | None,
-               pin: Pin | None) -> list[Problem]:
-    if pin is None:
-        return []
-    if last_seq < pin.seq:
-        return [Problem(chain, last_seq + 1, "truncated",
-                        f"signed checkpoint {pin.checkpoint} recorded {pin.seq} events; "
-                        f"the chain now ends at event {last_seq}")]
-    if pinned_hash != pin.hash:
-        return [Problem(chain, pin.seq, "edited",
-                        f"this event differs from the one signed checkpoint "
-                        f"{pin.checkpoint} recorded: history before it was rewritten")]
+def _by_seq(pins: tuple[Pin, ...]) -> dict[int, list[Pin]]:
+    out: dict[int, list[Pin]] = {}
+    for pin in pins:
+        out.setdefault(pin.seq, []).append(pin)
+    return out
+
+
+def _check_pins(chain: str, hash_: str, pins: list[Pin]) -> list[Problem]:
+    # Every checkpoint counts, not only the latest: a rewrite between two checkpoints
+    # agrees with the later one and only the earlier one still shows it.
+    for pin in pins:
+        if hash_ != pin.hash:
+            return [Problem(chain, pin.seq, "edited",
+                            f"this event differs from the one signed checkpoint "
+                            f"{pin.checkpoint} recorded: history before it was rewritten")]
     return []
+
+
+def _pins_beyond(chain: str, last_seq: int, pins: tuple[Pin, ...]) -> list[Problem]:
+    furthest = max(pins, key=lambda p: (p.seq, p.checkpoint), default=None)
+    if furthest is None or furthest.seq <= last_seq:
+        return []
+    return [Problem(chain, last_seq + 1, "truncated",
+                    f"signed checkpoint {furthest.checkpoint} recorded {furthest.seq} events; "
+                    f"the chain now ends at event {last_seq}")]
 
 
 Progress = Callable[[int, int, int], None]  # (chains done, events done, chains in total)
@@ -308,13 +320,13 @@ def reading(docroute: Any) -> Iterator[Session]:
         engine.dispose()
 
 
-def verify_chains(session: Session, *, pins: dict[str, Pin] | None = None,
+def verify_chains(session: Session, *, pins: dict[str, tuple[Pin, ...]] | None = None,
                   progress: Progress | None = None, every: int = 1000,
                   batch: int = 5000) -> ChainReport:
     """Check every chain (cases and system) and every case's anchor; streams the events.
 
     ``pins`` (``checkpoints.pins``) are the chains' ends as signed checkpoints recorded
-    them: a chain that a pin names must still reach that event, unchanged.
+    them: a chain must still reach every event a pin names, unchanged.
     """
     key = history.keys_for(session).mac_key
     pins = pins or {}
@@ -324,7 +336,7 @@ def verify_chains(session: Session, *, pins: dict[str, Pin] | None = None,
         select(ChainAnchor.chain, ChainAnchor.seq, ChainAnchor.hash, ChainAnchor.mac))}
 
     def against(chain: str) -> ChainKeys:
-        return ChainKeys(key, heads.get(chain), anchors.get(chain), pins.get(chain))
+        return ChainKeys(key, heads.get(chain), anchors.get(chain), pins.get(chain, ()))
 
     total = session.scalar(select(func.count(func.distinct(Event.chain)))) or 0
     report = ChainReport()
@@ -374,7 +386,7 @@ def _by_chain(stream: Any) -> Iterator[tuple[str, Iterator[Any]]]:
 
 
 def verify_case_chain(session: Session, instance_id: int, rows: list[Any] | None = None,
-                      pin: Pin | None = None) -> list[Problem]:
+                      pins: tuple[Pin, ...] = ()) -> list[Problem]:
     chain = history.case_chain(instance_id)
     if rows is None:
         rows = replay.case_event_rows(session, instance_id)
@@ -382,7 +394,7 @@ def verify_case_chain(session: Session, instance_id: int, rows: list[Any] | None
     anchor = session.get(ChainAnchor, chain)
     against = ChainKeys(history.keys_for(session).mac_key,
                         (head.seq, head.hash, head.mac) if head else None,
-                        (anchor.seq, anchor.hash, anchor.mac) if anchor else None, pin)
+                        (anchor.seq, anchor.hash, anchor.mac) if anchor else None, pins)
     return check_chain(chain, rows, against)[1]
 
 
@@ -410,9 +422,9 @@ class CaseVerification:
 
 
 def verify_case(session: Session, instance_id: int,
-                pin: Pin | None = None) -> CaseVerification:
+                pins: tuple[Pin, ...] = ()) -> CaseVerification:
     rows = replay.case_event_rows(session, instance_id)
-    problems = tuple(verify_case_chain(session, instance_id, rows, pin))
+    problems = tuple(verify_case_chain(session, instance_id, rows, pins))
     verdict = replay.verify(session, instance_id, rows)
     last = rows[-1] if rows else None
     return CaseVerification(instance_id, problems, verdict, last.hash if last else "",

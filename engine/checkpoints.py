@@ -189,7 +189,7 @@ def parse_export(data: bytes | str) -> list[Signed]:
 
 
 def check(held: list[Signed], supplied: list[Signed],
-          public: Ed25519PublicKey) -> tuple[dict[str, Pin], list[Problem]]:
+          public: Ed25519PublicKey) -> tuple[dict[str, tuple[Pin, ...]], list[Problem]]:
     """The pins of every genuine checkpoint, and the problems with the checkpoints."""
     problems: list[Problem] = []
     good = _check_stored(held, public, problems)
@@ -244,29 +244,25 @@ def _genuine(item: Signed, public: Ed25519PublicKey) -> bool:
     return content.get("format") == FORMAT and content.get("number") == item.number
 
 
-def pins(items: Iterable[Signed]) -> dict[str, Pin]:
-    """Each chain's furthest end over the given (genuine) checkpoints."""
-    out: dict[str, Pin] = {}
+def pins(items: Iterable[Signed]) -> dict[str, tuple[Pin, ...]]:
+    """Every chain end the given (genuine) checkpoints recorded, oldest checkpoint first."""
+    out: dict[str, list[Pin]] = {}
     for item in sorted(items, key=lambda c: c.number):
         for chain, (seq, hash_) in (item.content().get("heads") or {}).items():
-            current = out.get(chain)
-            if current is None or seq >= current.seq:
-                out[chain] = Pin(int(seq), str(hash_), item.number)
-    return out
+            out.setdefault(chain, []).append(Pin(int(seq), str(hash_), item.number))
+    return {chain: tuple(found) for chain, found in out.items()}
 
 
-def pin_for(session: Session, chain: str) -> Pin | None:
-    """The chain's end in the latest genuine stored checkpoint that names it (one case's
-    Verify; the full sequence of checkpoints is checked by ``verify``)."""
+def pins_for(session: Session, chain: str) -> tuple[Pin, ...]:
+    """The chain's ends in every genuine stored checkpoint that names it (one case's
+    Verify; the sequence of checkpoints itself is checked by ``verify``)."""
     public = history.keys_for(session).public_key
     rows = session.execute(select(Checkpoint.number, Checkpoint.body, Checkpoint.signature)
                            .where(Checkpoint.body.contains(f'"{chain}":'))
-                           .order_by(Checkpoint.number.desc()))
-    for number, body, signature in rows:
-        item = Signed(number, body, signature)
-        if _genuine(item, public):
-            return pins([item]).get(chain)
-    return None
+                           .order_by(Checkpoint.number))
+    genuine = [item for item in (Signed(n, b, s) for n, b, s in rows)
+               if _genuine(item, public)]
+    return pins(genuine).get(chain, ())
 
 
 def verify(session: Session, *, supplied: list[Signed] | None = None,

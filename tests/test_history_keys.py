@@ -198,16 +198,24 @@ def test_checkpoints_record_only_moved_ends_and_chain_to_each_other(office: Docr
     assert keys.signature_ok(office.keys.public_key, second.body.encode(), second.signature)
 
 
-def test_one_case_is_checked_against_its_latest_checkpoint(office: Docroute) -> None:
+def test_one_chain_is_checked_against_every_checkpoint(office: Docroute) -> None:
+    """A key thief rewrites an event between two checkpoints: the later checkpoint pins
+    the forgery, the earlier one still shows it."""
     sign(office)
     rewrite(office, "system", 3, "intruder", office.keys.mac_key)
+    with office.session() as s:
+        identity.add_user(s, "late", "late", "password1")
+    sign(office)
     events = rows(office, "system")
     with office.session() as s:
-        pin = checkpoints.pin_for(s, "system")
-    assert pin is not None and pin.seq == 5 and pin.checkpoint == 1
-    against = audit.ChainKeys(office.keys.mac_key, None, None, pin)
+        pins = checkpoints.pins_for(s, "system")
+        head = s.get(audit.ChainHead, "system")
+    assert [(p.seq, p.checkpoint) for p in pins] == [(5, 1), (6, 2)]
+    against = audit.ChainKeys(office.keys.mac_key, (head.seq, head.hash, head.mac), None, pins)
     problems = audit.check_chain("system", events, against)[1]
-    assert ("system", 5, "edited") in [(p.chain, p.seq, p.kind) for p in problems]
+    assert [(p.seq, p.kind) for p in problems] == [(5, "edited")]
+    assert "signed checkpoint 1 recorded" in str(problems[0])
+    assert found(verify(office)) == [("system", 5, "edited")]
 
 
 # --- the keys --------------------------------------------------------------------------------
@@ -338,3 +346,19 @@ def test_cli_checkpoint_export_and_verify_with_a_file(office: Docroute, settings
                          env=env)
     assert junk.exit_code == 2
     assert "not a docroute checkpoint export" in junk.output
+
+
+def test_the_worker_signs_checkpoints_when_due(office: Docroute, manual_clock) -> None:
+    from engine import timers
+
+    timers.run_worker(office, once=True)
+    with office.session() as s:
+        assert [c.number for c in checkpoints.listing(s)] == [1]
+    with office.session() as s:
+        identity.add_user(s, "late", "late", "password1")
+    timers.run_worker(office, once=True)  # within ten minutes of the last: not yet
+    manual_clock.advance(timedelta(minutes=10))
+    timers.run_worker(office, once=True)
+    with office.session() as s:
+        assert [c.number for c in checkpoints.listing(s)] == [2, 1]
+    assert verify(office).ok

@@ -189,7 +189,7 @@ def case(instance_id: int) -> Any:
         instance = _case(s, instance_id)
         events = replay.case_event_rows(s, instance_id)
         names = user_names(s)
-        check = audit.verify_case(s, instance_id, checkpoints.pin_for(
+        check = audit.verify_case(s, instance_id, checkpoints.pins_for(
             s, history.case_chain(instance_id))) if request.args.get("verify") else None
         cache: dict[str, Any] = {"english": is_english()}
         rows = [_event_row(e, names, cache) for e in events]

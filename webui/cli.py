@@ -283,7 +283,7 @@ def replay(case_id: int) -> None:
 
     try:
         with _docroute().session() as session:
-            result = audit_engine.verify_case(session, case_id, checkpoints.pin_for(
+            result = audit_engine.verify_case(session, case_id, checkpoints.pins_for(
                 session, history.case_chain(case_id)))
     except DocrouteError as error:
         _fail(str(error))
