@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, definitions, demo, documents, identity, runtime
+from . import clock, definitions, demo, documents, identity, reminders, runtime
 from .errors import DocrouteError
 from .identity import Actor
 from .models import Document, Instance, Task
@@ -55,6 +55,9 @@ class Demo:
     steps: int = 0  # or: complete this many tasks (0 with no stop_at = run to the end)
     data: dict[str, Any] = field(default_factory=dict)  # form values for this case
     start_data: dict[str, Any] = field(default_factory=dict)
+    # Calendar days ago the case was started and worked: the office clock is moved back
+    # while it is driven, so due dates, reminders and history read like a lived-in office.
+    age: int = 0
 
 
 def _incoming(title: str, source_org: str, number: str, doc_type: str = "通知",
@@ -100,20 +103,20 @@ DEMOS: list[Demo] = [
     Demo("incoming", "zhangli", _incoming(
         "深圳市人民政府办公厅关于做好2026年“三防”工作的通知", "深圳市人民政府办公厅",
         "深府办函〔2026〕21号", urgency="加急", days_ago=2),
-        "incoming_document", stop_at=("propose",)),
+        "incoming_document", stop_at=("propose",), age=2),
     Demo("incoming", "zhangli", _incoming(
         "深圳市森林防火指挥部关于加强冬春季森林防火工作的通知", "深圳市森林防火指挥部",
-        "深森防〔2026〕7号", days_ago=4),
+        "深森防〔2026〕7号", days_ago=14),
         "incoming_document", stop_at=("instruct",),
-        data={"lead_department": "urban_management"}),
+        data={"lead_department": "urban_management"}, age=14),
     Demo("incoming", "zhangli", _incoming(
         "深圳市文化广电旅游体育局关于规范民宿经营管理的通知", "深圳市文化广电旅游体育局",
-        "深文广旅体〔2026〕35号", days_ago=1),
-        "incoming_document", stop_at=("sign_for",)),
+        "深文广旅体〔2026〕35号", days_ago=4),
+        "incoming_document", stop_at=("sign_for",), age=4),
     Demo("incoming", "zhangli", _incoming(
         "深圳市海洋发展局关于全面推行湾长制工作的函", "深圳市海洋发展局",
-        "深海洋函〔2026〕12号", doc_type="函", days_ago=9),
-        "incoming_document", data={
+        "深海洋函〔2026〕12号", doc_type="函", days_ago=40),
+        "incoming_document", age=40, data={
             "lead_department": "urban_management",
             "proposed_handling": "拟请王芳副主任阅示，由城市管理和综合执法局牵头办理。",
             "instruction": "请城市管理和综合执法局牵头研究落实。"}),
@@ -129,7 +132,7 @@ DEMOS: list[Demo] = [
     Demo("outgoing", "zhouqiang", _outgoing(
         "大鹏新区综合办公室关于做好国庆期间游客安全工作的通知", "通知", UNITS,
         urgency="特急", summary="国庆期间游客集中，请各单位落实景区限流、海上安全和交通疏导措施。"),
-        "outgoing_document", stop_at=("office_review",)),
+        "outgoing_document", stop_at=("office_review",), age=1),
     Demo("outgoing", "zhouqiang", _outgoing(
         "大鹏新区管理委员会关于大鹏所城文物保护修缮工程有关事项的请示", "请示",
         ["深圳市人民政府"], prefix="深鹏管", signer="陈明", direction="upward",
@@ -164,7 +167,7 @@ DEMOS: list[Demo] = [
         "copies": 30, "purpose": "发文用印", "basis": "已签发的发文稿纸",
         "applicant_department": "general_office"},
         "seal_use", steps=1, data={"seal": "general_office", "signed_document": True,
-                                   "applicant_department": "general_office"}),
+                                   "applicant_department": "general_office"}, age=9),
     Demo("proposal", "huangmin", {
         "title": "关于加强大鹏所城历史文化街区保护利用的建议", "lead_proposer": "李建华代表",
         "proposal_kind": "deputy_suggestion", "session_label": "市七届人大五次会议",
@@ -192,7 +195,7 @@ DEMOS: list[Demo] = [
         "applicant_type": "natural_person", "contact": "wang@example.com",
         "request_content": "国际生物谷坝光片区控制性详细规划及其批复文件。",
         "received_via": "online", "received_on": _day(-3), "purpose": "了解居住地周边规划"},
-        "disclosure_request", steps=1, data={"delivery_preference": "email"}),
+        "disclosure_request", steps=1, data={"delivery_preference": "email"}, age=3),
 ]
 
 
@@ -322,7 +325,12 @@ def seed_documents(app: Docroute) -> None:
             return
         users = _users(s)
     for item in DEMOS:
-        _seed_one(app, item, users)
+        started = clock.now() - timedelta(days=item.age)
+        with clock.using_clock(clock.ManualClock(started)):
+            _seed_one(app, item, users)
+    # One reminder pass, so the inbox shows each task's colour at once.
+    with app.session() as s:
+        reminders.run_reminders(s, clock.now())
 
 
 def _seed_one(app: Docroute, item: Demo, users: dict[str, Actor]) -> None:

@@ -339,6 +339,11 @@ def test_demo_documents_and_cases(db_url: str, tmp_path: Path, manual_clock,
             finished = s.scalars(select(Instance).where(Instance.status == "completed")).all()
             statuses = {i.status for i in s.scalars(select(Instance))}
             count = len(docs)
+            tasks = s.scalars(select(Task)).all()
+        # Cases started days and weeks ago: every open task has a due date, and the inbox
+        # shows every reminder colour.
+        assert tasks and all(t.due_at is not None for t in tasks)
+        assert {"blue", "yellow", "red", "escalated"} <= {t.reminder_level for t in tasks}
         assert sum(t in ("通知", "函") for t in types) / len(types) >= 0.55
         assert [d.classification for d in docs if d.classification] == [2, 1]
         assert statuses <= {"running", "completed"}, capsys.readouterr().out
