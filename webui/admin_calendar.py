@@ -33,6 +33,7 @@ def calendar() -> Any:
         rows = {r.day: r for r in workcalendar.year_rows(s, year)}
         status = workcalendar.year_status(workcalendar.load(s))
     years = [y for y, _basis in status]
+    status = [(y, b) for y, b in status if y >= today.year - 3]  # the years that matter now
     basis = next((r.basis for r in rows.values()), workcalendar.MISSING)
     months = []
     for month in range(1, 13):
