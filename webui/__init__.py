@@ -69,6 +69,9 @@ def _register(app: Flask) -> None:
     from . import case_links  # linked cases and 批示 -> 督办 on a case's page
 
     case_links.init_app(app)
+    from . import start  # cases of the duties that route no registered document
+
+    start.init_app(app)
     from . import checkpoints  # signed checkpoints, under /audit/checkpoints
 
     app.register_blueprint(checkpoints.bp)
