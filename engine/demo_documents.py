@@ -173,10 +173,10 @@ DEMOS: list[Demo] = [
         "proposal_kind": "deputy_suggestion", "session_label": "市七届人大五次会议",
         "proposal_number": "20260123", "handling_mode": "lead_co",
         "lead_department": "social_affairs"},
-        # Assigned after the spring session: the 3-month answer deadline stays in a year
-        # the working-day calendar covers.
-        "suggestion_proposal", steps=2,
-        data={"lead_department": "social_affairs", "assigned_on": _day(-100),
+        # Assigned three weeks ago: late in the year the 3-month answer deadline reaches
+        # a year without the State Council's notice and shows as provisional.
+        "suggestion_proposal", steps=2, age=21,
+        data={"lead_department": "social_affairs", "assigned_on": _day(-21),
               "co_proposers": "陈晓东、黄丽"}),
     Demo("proposal", "huangmin", {
         "title": "关于完善南澳墟镇民宿消防设施的提案", "lead_proposer": "张伟委员",
