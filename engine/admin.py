@@ -254,6 +254,7 @@ def deactivate_user(session: Session, actor: Actor, username: str, reason: str,
         _hand_over(session, actor, instance, row, successor, reason)
         handed.append(Handover(row.id, row.name, row.instance_id, row.assignee))
     user.active = False
+    identity.end_access(session, user)  # a copied cookie or a token must not outlive it
     history.append_system(session, "user_deactivated", actor.username, {
         "username": username, "reason": reason, "successor": successor,
         "tasks": [h.task_id for h in handed]})

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import clock, history
+from . import clock, history, passwords, tokens
 from .errors import Conflict, DocrouteError, NotFound
-from .models import ApiToken, Group, Membership, User
+from .models import Group, Membership, User
 
 CLEARANCES = ("none", "confidential", "secret", "top_secret")
 CLEARANCE_ZH = {"none": "无", "confidential": "秘密", "secret": "机密", "top_secret": "绝密"}
 SYSTEM_ACTOR = "system"
+MAX_FAILED_LOGINS = 5  # in a row, per account
+LOCK_MINUTES = 15
 
 
 def clearance_level(name: str) -> int:
@@ -64,14 +65,25 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
+def add_account(session: Session, username: str, name: str, password: str,
+                **options: object) -> User:
+    """``add_user`` for every route where a person chooses the password (admin pages, CLI):
+    the password policy (engine/passwords.py) applies."""
+    passwords.require_acceptable(password, username=username.strip(), name=name)
+    return add_user(session, username, name, password, **options)  # type: ignore[arg-type]
+
+
 def add_user(session: Session, username: str, name: str, password: str, *,
              groups: Iterable[str] = (), clearance: str = "none", is_admin: bool = False,
              is_auditor: bool = False, title: str = "", actor: str = SYSTEM_ACTOR,
              password_hash: str | None = None) -> User:
-    """Add a user; ``password_hash`` (already hashed) spares hashing ``password`` again."""
+    """Add a user without the password policy: for seeding (demo, fixtures); routes where a
+    person picks the password call ``add_account``. ``password_hash`` (already hashed)
+    spares hashing ``password`` again."""
     username = username.strip()
-    if not username or not username.replace("_", "").replace(".", "").isalnum():
-        raise DocrouteError("a username is letters, digits, '.' and '_' only")
+    if not username or len(username) > 64 or \
+            not username.replace("_", "").replace(".", "").isalnum():
+        raise DocrouteError("a username is 1 to 64 letters, digits, '.' and '_'")
     if len(password) < 8:
         raise DocrouteError("a password needs at least 8 characters")
     if session.scalar(select(User).where(User.username == username)) is not None:
@@ -102,15 +114,64 @@ def find_user(session: Session, username: str) -> User | None:
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
-    """The active user with that password, or None (same answer for every failure)."""
+    """The active, unlocked user with that password, or None (same answer for every failure).
+
+    Failures are counted per account; after ``MAX_FAILED_LOGINS`` in a row the account is
+    locked for ``LOCK_MINUTES``, even for the right password, and the lock is recorded.
+    """
     user = find_user(session, username)
-    if user is None or not user.active:
+    now = clock.now()
+    if user is None or not user.active or (user.locked_until is not None
+                                           and user.locked_until > now):
         check_password_hash(_DUMMY_HASH, password)  # same cost whether or not the user exists
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    if check_password_hash(user.password_hash, password):
+        if user.failed_logins or user.locked_until is not None:
+            user.failed_logins, user.locked_until = 0, None
+        return user
+    _count_failure(session, user, now)
+    return None
+
+
+def _count_failure(session: Session, user: User, now: datetime) -> None:
+    if user.locked_until is not None:  # an expired lock: count afresh
+        user.failed_logins, user.locked_until = 0, None
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+        history.append_system(session, "account_locked", SYSTEM_ACTOR, {
+            "username": user.username, "failures": user.failed_logins,
+            "until": user.locked_until.isoformat()})
 
 
 _DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str) -> None:
+    """Set a password the policy accepts; every session and API token of the user ends."""
+    passwords.require_acceptable(password, username=user.username, name=user.name)
+    user.password_hash = hash_password(password)
+    user.failed_logins, user.locked_until = 0, None
+    end_access(session, user)
+
+
+def session_valid(user: User | None, epoch: object) -> bool:
+    """Whether a web session that recorded ``epoch`` at login still belongs to ``user``."""
+    return user is not None and user.active and epoch == user.session_epoch
+
+
+def end_sessions(user: User) -> None:
+    """End every web session of the user (logout): copied cookies stop working too."""
+    user.session_epoch += 1
+
+
+def end_access(session: Session, user: User) -> int:
+    """End every session and revoke every API token: password reset and deactivation.
+
+    Returns how many tokens were revoked.
+    """
+    end_sessions(user)
+    return tokens.revoke_all(session, user)
 
 
 def list_users(session: Session) -> list[User]:
@@ -162,26 +223,15 @@ def group_keys_by_name(session: Session) -> dict[str, str]:
     return mapping
 
 
-# --- API tokens --------------------------------------------------------------------------------
+# --- API tokens (engine/tokens.py) -------------------------------------------------------
 
 
-def create_token(session: Session, username: str) -> str:
+def create_token(session: Session, username: str, *, name: str = "",
+                 expires_days: int | None = None) -> str:
     """A new random token for the user; only its hash is stored."""
-    user = get_user(session, username)
-    token = "drt_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), created_at=clock.now()))
-    session.flush()
-    history.append_system(session, "token_created", username, {"username": username})
-    return token
+    return tokens.create(session, username, name=name, expires_days=expires_days)
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None:
-        return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.active else None
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    """The active user of a valid (unrevoked, unexpired) token, or None."""
+    return tokens.user_for(session, token)

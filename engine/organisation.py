@@ -71,9 +71,7 @@ def update_user(session: Session, actor: Actor, username: str, *, reason: str,
             user.groups = wanted
             changes["groups"] = {"from": before, "to": after}
     if password:
-        if len(password) < 8:
-            raise DocrouteError("a password needs at least 8 characters")
-        user.password_hash = identity.hash_password(password)
+        identity.set_password(session, user, password, actor=actor.username)
         changes["password"] = "reset"  # never the password itself
     session.flush()
     if changes:
@@ -145,9 +143,9 @@ def add_user(session: Session, actor: Actor, username: str, name: str, password:
     """``identity.add_user`` done by an administrator, with the reason recorded."""
     require_admin(actor)
     reason = require_reason(reason)
-    user = identity.add_user(session, username, name, password, groups=list(groups),
-                             clearance=clearance, is_admin=is_admin, is_auditor=is_auditor,
-                             title=title, actor=actor.username)
+    user = identity.add_account(session, username, name, password, groups=list(groups),
+                                clearance=clearance, is_admin=is_admin,
+                                is_auditor=is_auditor, title=title, actor=actor.username)
     history.append_system(session, "reason", actor.username,
                           {"action": "user_added", "username": username, "reason": reason})
     return user

@@ -233,7 +233,7 @@ def test_user_and_group_edits(app: Flask, docroute: Docroute) -> None:
     client.post("/admin/groups", data={"csrf_token": token, "key": "archivists",
                                        "name": "档案员", "kind": "role", "reason": "新岗位"})
     client.post("/admin/users", data={
-        "csrf_token": token, "username": "mali", "name": "马丽", "password": "password2",
+        "csrf_token": token, "username": "mali", "name": "马丽", "password": "Quiet-river-2931",
         "clearance": "secret", "groups": ["archivists"], "reason": "新同事"})
     response = client.post("/admin/users/mali", data={
         "csrf_token": token, "name": "马丽", "clearance": "confidential",

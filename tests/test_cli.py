@@ -45,14 +45,15 @@ def test_init_and_demo_are_idempotent(docroute: Docroute, settings: Settings) ->
 def test_users_and_groups(docroute: Docroute, settings: Settings) -> None:
     with docroute.session() as s:
         identity.add_group(s, "office", "办公室", name_en="Office")
-    added = cli(settings, "users", "add", "wang", "--password", "password1", "--group", "office",
+    added = cli(settings, "users", "add", "wang", "--password", "Lantern-harbor-58", "--group",
+                "office",
                 "--clearance", "secret", "--display-name", "王芳")
     assert (added.exit_code, added.stdout.strip()) == (0, "added wang")
-    duplicate = cli(settings, "users", "add", "wang", "--password", "password1")
+    duplicate = cli(settings, "users", "add", "wang", "--password", "Lantern-harbor-58")
     assert duplicate.exit_code == 1 and "already exists" in duplicate.stderr
     short = cli(settings, "users", "add", "li", "--password", "short")
-    assert short.exit_code == 1 and "8 characters" in short.stderr
-    assert cli(settings, "users", "add", "zhao", "--password", "password1",
+    assert short.exit_code == 1 and "10 characters" in short.stderr
+    assert cli(settings, "users", "add", "zhao", "--password", "Lantern-harbor-58",
                "--group", "nope").exit_code == 1
     users = json.loads(cli(settings, "users", "list", "--json").stdout)
     assert [(u["username"], u["name"], u["groups"], u["clearance"]) for u in users] == [

@@ -14,6 +14,8 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine import Docroute, Settings
 
+from . import safety
+
 LANGUAGES = ("zh", "en")
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, storage_uri="memory://",
@@ -49,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
 
     csrf.init_app(app)
     limiter.init_app(app)
+    safety.init_app(app)  # before any route: it installs the id converter
     babel.init_app(app, locale_selector=select_locale)
     _register(app)
     app.after_request(_security_headers)
@@ -56,12 +59,13 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
 
 
 def _register(app: Flask) -> None:
-    from . import admin, api, audit, auth, documents, errors, inbox, tasks, views
+    from . import account, admin, api, audit, auth, documents, errors, inbox, tasks, views
 
     errors.init_app(app)
     auth.init_app(app)
     audit.init_app(app)  # auditors are read-only everywhere (after auth loads the user)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp,
+                      account.bp):
         app.register_blueprint(blueprint)
     from . import reports  # KPI pages and the disclosure annual report
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine import Actor, NotAllowed, NotFound, definitions, forms, history, identity, runtime
 from engine.inbox import InboxFilter, list_tasks
+from engine.ids import MAX_ID
 from engine.models import Definition, Instance, Task
 
 from . import csrf, get_docroute
@@ -59,9 +60,6 @@ def _authenticate() -> Any:
         return jsonify({"error": "the token is not valid"}), 401
     g.actor = actor
     return None
-
-
-MAX_ID = 2**63 - 1  # the databases' BIGINT; larger ids cannot exist (and would overflow)
 
 
 @bp.url_value_preprocessor

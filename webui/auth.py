@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     flash,
     g,
@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from engine import Actor, identity
 
 from . import LANGUAGES, get_docroute, limiter
+from .safety import safe_next
 
 bp = Blueprint("auth", __name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,7 +43,7 @@ def _load_actor() -> Any:
     if user_id is not None:
         with get_docroute().session() as s:
             user = s.get(identity.User, user_id)
-            if user is not None and user.active and session.get("pw") == user.password_hash[-16:]:
+            if identity.session_valid(user, session.get("epoch")):
                 g.actor = Actor.of(user)
                 g.user_locale = user.locale
             else:
@@ -95,13 +96,21 @@ def staff_required(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and not urlparse(target).netloc and target.startswith("/"):
-        return target
-    return url_for("inbox.index")
+    return safe_next(target, url_for("inbox.index"))
+
+
+def _failed(response: Response) -> bool:
+    # Only failed attempts count: an office behind one NAT logs in many people a minute.
+    return response.status_code == 401
+
+
+def _account_key() -> str:
+    return "login-account:" + request.form.get("username", "").strip().lower()[:64]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed)
+@limiter.limit("10 per minute", methods=["POST"], deduct_when=_failed, key_func=_account_key)
 def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "").strip()
@@ -111,10 +120,14 @@ def login() -> Any:
             if user is not None:
                 session.clear()
                 session["user_id"] = user.id
-                session["pw"] = user.password_hash[-16:]  # a password change ends sessions
+                # Logout, a password reset or deactivation bump the epoch: every copy of
+                # this cookie stops working then.
+                session["epoch"] = user.session_epoch
                 session.permanent = True
                 return redirect(_safe_next(request.args.get("next")))
-        flash(_("Wrong username or password."), "error")
+        flash(_("Wrong username or password. After %(count)d failed attempts in a row an "
+                "account is locked for %(minutes)d minutes.",
+                count=identity.MAX_FAILED_LOGINS, minutes=identity.LOCK_MINUTES), "error")
         return render_template("auth/login.html", username=username), 401
     return render_template("auth/login.html", username="")
 
@@ -122,6 +135,12 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     lang = session.get("lang")
+    actor = g.get("actor")
+    if actor is not None:
+        with get_docroute().session() as s:
+            user = s.get(identity.User, actor.id)
+            if user is not None:
+                identity.end_sessions(user)
     session.clear()
     if lang:
         session["lang"] = lang

@@ -11,8 +11,9 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import Docroute, DocrouteError, Settings, WorkflowInvalid, identity
+from engine import Docroute, DocrouteError, Settings, WorkflowInvalid, identity, tokens
 from engine.definitions import SourceFile
+from engine.ids import MAX_ID
 
 
 def _docroute() -> Docroute:
@@ -185,9 +186,9 @@ def users_add(name: str, password: str, display_name: str, groups: tuple[str, ..
     app = _docroute()
     try:
         with app.session() as session:
-            identity.add_user(session, name, display_name or name, password, groups=groups,
-                              clearance=clearance, is_admin=admin, is_auditor=auditor,
-                              actor="cli")
+            identity.add_account(session, name, display_name or name, password,
+                                 groups=groups, clearance=clearance, is_admin=admin,
+                                 is_auditor=auditor, actor="cli")
     except DocrouteError as error:
         _fail(str(error))
     click.echo(f"added {name}")
@@ -262,13 +263,52 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-def token_create(name: str) -> None:
+@click.option("--name", "label", default="", help="what the token is for")
+@click.option("--expires-days", type=click.IntRange(1, tokens.MAX_EXPIRY_DAYS), default=None,
+              help="the token stops working after this many days")
+def token_create(name: str, label: str, expires_days: int | None) -> None:
     """Print a new API token for the user NAME, alone on stdout."""
     try:
         with _docroute().session() as session:
-            click.echo(identity.create_token(session, name))
+            secret = identity.create_token(session, name, name=label, expires_days=expires_days)
     except DocrouteError as error:
         _fail(str(error))
+    click.echo(secret)
+
+
+@token.command("list")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+def token_list(name: str, as_json: bool) -> None:
+    """List the user NAME's tokens: id, name, status, created, expires, last used."""
+    try:
+        with _docroute().session() as session:
+            rows = [{"id": t.id, "name": t.name, "status": t.status,
+                     "created_at": t.created_at.isoformat(),
+                     "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+                     "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None}
+                    for t in tokens.list_for(session, name)]
+    except DocrouteError as error:
+        _fail(str(error))
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    for row in rows:
+        click.echo(f"{row['id']:<6} {row['status']:<8} {row['created_at'][:16]}  "
+                   f"expires {(row['expires_at'] or 'never')[:16]:<16}  "
+                   f"used {(row['last_used_at'] or 'never')[:16]:<16}  {row['name']}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=click.IntRange(1, MAX_ID))
+def token_revoke(token_id: int) -> None:
+    """Revoke the token with this id (see 'docroute token list')."""
+    try:
+        with _docroute().session() as session:
+            info = tokens.revoke(session, identity.SYSTEM, token_id)
+    except DocrouteError as error:
+        _fail(str(error))
+    click.echo(f"revoked token {info.id} of {info.username}")
 
 
 # --- audit (issue 7: engine/audit.py, engine/replay.py) ------------------------------------

@@ -36,6 +36,7 @@ from .auth import current_actor, staff_required
 from .diagram import diagram_state
 from .formdata import friendly_errors, parse_form
 from .registration import FORMS, create_document, startable_kinds
+from .safety import safe_next
 from .sheet import sheet_view
 from .timeline import case_timeline, shown_fields
 from .views import people_and_groups
@@ -276,12 +277,8 @@ def upload(document_id: int) -> Any:
     else:
         flash(_("Uploaded %(name)s (version %(version)d).", name=name, version=version),
               "success")
-    return redirect(request.form.get("next") if _local(request.form.get("next"))
-                    else url_for("documents.detail", document_id=document_id))
-
-
-def _local(target: str | None) -> bool:
-    return bool(target) and target.startswith("/") and not target.startswith("//")
+    return redirect(safe_next(request.form.get("next"),
+                              url_for("documents.detail", document_id=document_id)))
 
 
 @bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")

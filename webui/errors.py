@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from engine import DocrouteError, FormInvalid, WorkflowInvalid
@@ -32,6 +33,16 @@ def init_app(app: Flask) -> None:
             return jsonify(error_body(error)), error.status
         return render_template("error.html", status=error.status, message=str(error)), \
             error.status
+
+    @app.errorhandler(DataError)
+    def data_error(error: DataError) -> Any:
+        # The last line of defence: a value the database refuses (a number past its
+        # columns' range) that no check before it caught. The transaction was rolled back.
+        app.logger.warning("database refused a value: %s", error)
+        message = _("A value in the request is out of range.")
+        if wants_json():
+            return jsonify({"error": message}), 422
+        return render_template("error.html", status=422, message=message), 422
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> Any:

@@ -22,11 +22,13 @@ from engine import (
     identity,
     runtime,
 )
+from engine.ids import parse_id
 from engine.inbox import InboxFilter, count_scopes, list_tasks
 from engine.models import Document, Task
 
 from . import get_docroute
 from .auth import current_actor, staff_required
+from .safety import safe_next
 from .registration import startable_kinds
 from .views import notification_api, people_and_groups
 
@@ -209,10 +211,7 @@ def notifications_read() -> Any:
     actor = current_actor()
     api = notification_api()
     if api is not None:
-        ids = [int(i) for i in request.form.getlist("id") if i.isdigit()] or None
+        ids = [i for i in map(parse_id, request.form.getlist("id")) if i is not None] or None
         with get_docroute().session() as s:
             api.mark_read(s, actor.id, ids)
-    target = request.form.get("next", "")
-    if target.startswith("/tasks/") or target.startswith("/documents/"):
-        return redirect(target)
-    return redirect(url_for("inbox.notifications"))
+    return redirect(safe_next(request.form.get("next"), url_for("inbox.notifications")))
