@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: run test setup frontend browser-deps
+.PHONY: run test bench setup frontend browser-deps
 
 run: setup
 	.venv/bin/docroute init
@@ -12,6 +12,17 @@ run: setup
 test: setup browser-deps
 	DOCROUTE_TEST_POSTGRES_URL=$${DOCROUTE_TEST_POSTGRES_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
 		.venv/bin/pytest -q -n 2 --dist loadfile --durations=25
+
+# The benchmarks (never part of make test): each prints its figures with the SpiffWorkflow
+# floor measured in the same run and the load average; docs/benchmarks.md records them.
+# Run on an idle machine. PostgreSQL: $DOCROUTE_TEST_POSTGRES_URL or the local server.
+bench: setup
+	( $(PY) benchmarks/bench_engine.py --db both \
+	  && $(PY) benchmarks/bench_inbox.py --db both \
+	  && $(PY) benchmarks/bench_timers.py --db sqlite \
+	  && $(PY) benchmarks/bench_timers.py --db postgresql \
+	  && $(PY) benchmarks/bench_scaleout.py \
+	  && $(PY) benchmarks/bench_audit.py ) 2>&1 | tee benchmarks/last-run.txt
 
 setup: $(STAMP) frontend
 	.venv/bin/pybabel compile -d webui/translations -f

@@ -138,7 +138,7 @@ def explain(app: Docroute, actor: identity.Actor, scope: str) -> list[str]:
     with app.engine.connect() as conn:
         for name, query in queries:
             compiled = query.compile(app.engine, compile_kwargs={"literal_binds": True})
-            prefix = ("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
+            prefix = ("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) "
                       if app.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN ")
             rows = conn.exec_driver_sql(prefix + str(compiled)).all()
             plan = [r[0] for r in rows] if app.engine.dialect.name == "postgresql" \
@@ -146,6 +146,37 @@ def explain(app: Docroute, actor: identity.Actor, scope: str) -> list[str]:
             lines.append(f"-- {scope} {name}")
             lines.extend(plan)
     return lines
+
+
+def engine_queries(app: Docroute, actor: identity.Actor, reps: int
+                   ) -> dict[str, tuple[float, float]]:
+    """The inbox's own queries without HTTP: a list of 100 and the tab counts."""
+    from engine.inbox import count_scopes, list_tasks
+
+    results: dict[str, tuple[float, float]] = {}
+    for scope in ("all", "group"):
+        def listing(scope: str = scope) -> None:
+            with app.session() as s:
+                list_tasks(s, actor, InboxFilter(scope=scope, limit=100))
+
+        results[f"engine: list {scope} (100 rows)"] = _timed(listing, reps)
+
+    def counts() -> None:
+        with app.session() as s:
+            count_scopes(s, actor)
+
+    results["engine: the tab counts"] = _timed(counts, reps)
+    return results
+
+
+def _timed(call: Any, reps: int) -> tuple[float, float]:
+    call()
+    samples = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return percentiles(samples)
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
@@ -198,7 +229,7 @@ def run_backend(kind: str, pg_url: str, tasks: int, events: int, reps: int
         with app.session() as s:
             actor = identity.Actor.of(identity.get_user(s, "bench"))
         plans = [line for scope in ("all", "group") for line in explain(app, actor, scope)]
-        results = measure(app, reps)
+        results = engine_queries(app, actor, reps) | measure(app, reps)
         app.engine.dispose()
         return took, results, plans
 

@@ -110,12 +110,13 @@ def ms(seconds: float) -> str:
 
 def lateness(app: Docroute, count: int) -> list[str]:
     clock.set_default_clock(clock.SystemClock())
-    base = clock.now() + timedelta(seconds=3)  # after the catch-up tick
+    # After the cases are started and the catch-up tick is done, on a busy machine too.
+    base = clock.now() + timedelta(seconds=3 + count * 0.15)
     rng = random.Random(7)
     dues = sorted(base + timedelta(seconds=rng.uniform(0, 8)) for _ in range(count))
     ids = start_cases(app, dues)
     due_of = dict(zip(ids, dues, strict=True))
-    scheduler = timers.Scheduler(app)  # the defaults: 1 s interval, max_instances=1
+    scheduler = timers.Scheduler(app)  # the defaults: woken by timer writes, 30 s at most
     scheduler.start()
     try:
         deadline = time.monotonic() + 60
@@ -131,12 +132,14 @@ def lateness(app: Docroute, count: int) -> list[str]:
         rows = s.execute(select(Event.instance_id, Event.at).where(Event.type == "timer_fired"))
         late = sorted((at - due_of[i]).total_seconds() for i, at in rows)
     assert len(late) == count, f"only {len(late)} of {count} timers fired"
+    p99 = late[min(len(late) - 1, round(0.99 * (len(late) - 1)))]
     return [
-        f"- {count} timers due at scattered moments over 8 s, real APScheduler "
-        f"(interval 1 s), system clock.",
-        f"- lateness (fired − due): min {late[0]:.2f} s, median "
-        f"{statistics.median(late):.2f} s, max {late[-1]:.2f} s "
-        f"(target: all within 2 s: **{'met' if late[-1] < 2 else 'MISSED'}**).",
+        f"- {count} timers due at scattered moments over 8 s, the real scheduler (sleeps "
+        f"until the earliest timer, woken by timer writes), system clock.",
+        f"- lateness (fired − due): min {late[0] * 1000:.0f} ms, median "
+        f"{statistics.median(late) * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max "
+        f"{late[-1] * 1000:.0f} ms (target: p99 ≤ 100 ms: "
+        f"**{'met' if p99 <= 0.1 else 'MISSED'}**).",
     ]
 
 
@@ -275,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--waiting", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--lateness-timers", type=int, default=20)
+    parser.add_argument("--lateness-timers", type=int, default=40)
+    parser.add_argument("--lateness-only", action="store_true", help="skip the tick cost")
     args = parser.parse_args(argv)
     lines = [f"### {args.db}", "",
              f"{platform.python_implementation()} {platform.python_version()}, "
@@ -288,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
             lines += ["Lateness:", "", *lateness(app, args.lateness_timers), ""]
         finally:
             app.engine.dispose()
+    if args.lateness_only:
+        print("\n".join(lines))
+        return 0
     with database(args.db, args.url) as url, tempfile.TemporaryDirectory() as home:
         app = make_app(url, Path(home))
         try:
