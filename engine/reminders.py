@@ -45,8 +45,10 @@ __all__ = ["Assessment", "ReminderPolicy", "ReminderResult", "assess", "list_not
 log = logging.getLogger(__name__)
 
 RANK = {"": 0, "blue": 1, "yellow": 2, "red": 3, "escalated": 4}
-LABELS = {"blue": ("蓝色提醒", "Reminder"), "yellow": ("黄色预警", "Due today"),
-          "red": ("红色督办", "Overdue"), "escalated": ("超期上报", "Escalation")}
+# The colour's name, never a statement about time: an urgent item starts at yellow or red
+# (``urgent_floor``) however far its due date is; the message says how much time is left.
+LABELS = {"blue": ("蓝色提醒", "Reminder"), "yellow": ("黄色预警", "Warning"),
+          "red": ("红色督办", "Urgent"), "escalated": ("超期上报", "Escalation")}
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,15 @@ def test_urgent_items_start_at_yellow_and_extra_urgent_at_red(
     assert [level_of(docroute, c) for c in (urgent, extra, no_due, plain)] == [
         "yellow", "red", "red", ""]
     assert [lvl for u, lvl in sent(docroute, before) if u == "rev1"] == ["yellow", "red", "red"]
+    # The colour starts high; the words still say how much time is left.
+    with docroute.session() as s:
+        texts = list(s.scalars(select(Notification.message).join(
+            User, User.id == Notification.user_id).where(
+            User.username == "rev1", Notification.id > before).order_by(Notification.id)))
+    assert "还有 14 个工作日" in texts[0] and "14 working day(s) left" in texts[0]
+    assert texts[0].startswith("【黄色预警】") and "Warning:" in texts[0]
+    assert "2026-03-20" in texts[1] and "14 working day(s) left" in texts[1]
+    assert not [t for t in texts if "Due today" in t or "overdue" in t or "超期" in t]
     manual_clock.set(at("2026-03-03"))  # next working day: red again, yellow not
     before = last_id(docroute)
     run(docroute)
@@ -433,7 +442,7 @@ def test_reminders_are_mailed_after_commit_exactly_once(
     [(sender, rcpts, data)] = smtp_sink.messages
     assert (sender, rcpts) == ("docroute@dapeng.example", ["rev1@dapeng.example"])
     message: Any = message_from_bytes(data, policy=email_policy.default)
-    assert message["Subject"] == "[docroute] 黄色预警 Due today: 办理"
+    assert message["Subject"] == "[docroute] 黄色预警 Warning: 办理"
     assert "「办理」（关于台风防御的通知）今天（2026-03-02）到期" in message.get_content()
 
 

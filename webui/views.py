@@ -28,8 +28,10 @@ URGENCY = {"特急": lazy_gettext("Extra urgent"), "加急": lazy_gettext("Urgen
 CLASSIFICATION = [lazy_gettext("Unclassified"), lazy_gettext("Confidential"),
                   lazy_gettext("Secret"), lazy_gettext("Top secret")]
 CLASSIFICATION_ZH_NAMES = ["非密", "秘密", "机密", "绝密"]
-REMINDER = {"blue": lazy_gettext("Due soon"), "yellow": lazy_gettext("Due today"),
-            "red": lazy_gettext("Overdue"), "escalated": lazy_gettext("Escalated")}
+# Colours, not statements about time (an urgent item starts at yellow or red whatever
+# its due date); the due date beside the badge says when.
+REMINDER = {"blue": lazy_gettext("Blue reminder"), "yellow": lazy_gettext("Yellow warning"),
+            "red": lazy_gettext("Red: urgent"), "escalated": lazy_gettext("Escalated")}
 KIND = {"incoming": lazy_gettext("Incoming document"),
         "outgoing": lazy_gettext("Outgoing document"),
         "proposal": lazy_gettext("Suggestion or proposal"),
