@@ -299,3 +299,19 @@ def test_diff_names_what_changed() -> None:
     assert [(d.field, d.new) for d in changes["deadline"].details] == [
         ("timer", "timeDuration PT2H")]
     assert [(d.field, d.new) for d in changes["review_task"].details] == [("formKey", "review2")]
+
+
+def test_a_reminder_in_the_history_does_not_stop_a_migration(docroute: Docroute, ready,
+                                                            manual_clock) -> None:
+    from engine import reminders
+
+    case_id = start(docroute, ready["clerk"], "提醒过的案件")
+    complete_only(docroute, case_id, ready["clerk"], {"title": "提醒过的案件"})
+    manual_clock.advance(days=30)  # long past the step target: reminded and escalated
+    with docroute.session() as s:
+        reminders.run_reminders(s, manual_clock.now())
+    assert {"reminder"} <= {t for t, _, _ in events(docroute, case_id)}
+    assert deploy(docroute, REVIEW_V2) == 2
+    with docroute.session() as s:
+        plan, _ = admin.plan_migration(s, ready["admin"], case_id)
+    assert plan.possible, plan.reasons  # replay counts a reminder as passive; so does this
