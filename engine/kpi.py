@@ -21,13 +21,14 @@ over, one result per request closed in the year, and carried forward.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import access, clock, workcalendar
@@ -175,6 +176,37 @@ def _parse_day(value: Any) -> date | None:
         return None
 
 
+class _Recent:
+    """The cases of the last few reports, keyed by the newest event id.
+
+    Events are append-only and every change a figure reads (a step, a deadline, a
+    document's fields, a calendar recomputation) appends one, so the same newest id means
+    the same cases: the one-unit view and the drill-down after a report reuse its pass.
+    """
+
+    def __init__(self, size: int = 4):
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], list[_Case]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, period: Period) -> list[_Case]:
+        newest = session.scalar(select(func.max(Event.id)))
+        key = (str(session.get_bind().engine.url), period, newest)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        cases = load_cases(session, period)
+        with self._lock:
+            self._items[key] = cases
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return cases
+
+
+RECENT = _Recent()
+
+
 def load_cases(session: Session, period: Period, keys: Iterable[str] = ()) -> list[_Case]:
     """The cases started in the period, with what their events and deadlines say."""
     start, end = _bounds(period)
@@ -285,7 +317,7 @@ def report(session: Session, actor: Actor, period: Period, unit: str = "") -> li
     (unit ""); NotAllowed for those who may not read reports."""
     _check(actor)
     today = _office_day(clock.now())
-    cases = load_cases(session, period)
+    cases = RECENT.get(session, period)
     by_unit: dict[str, list[_Case]] = defaultdict(list)
     for case in cases:
         by_unit[case.unit].append(case)

@@ -122,6 +122,10 @@ def test_kpi_figures_match_a_recount_from_the_cases(
     assert overdue == recount["emergency_management"]["overdue"]
     # Everything was done on the same day: no step took a working day.
     assert {s["average_workdays"] for s in reported[""]["steps"]} == {0}
+    # A step taken since is in the next report (no stale figures).
+    _work(client, tokens, cases[2], answers={})
+    after = _call(client, token, "GET", f"/reports/kpi?from={TODAY}&to={TODAY}").get_json()
+    assert after["units"][0]["figures"]["closed"]["count"] == everything["closed"]["count"] + 1
     _exports_and_rules(client, tokens)
 
 
