@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from . import clock, history, identity, runtime
+from . import access, clock, history, identity, runtime
 from .errors import Conflict, NotAllowed, NotFound, ScriptError
 from .identity import Actor
 from .models import CaseLink, Instance, Task, User
@@ -88,7 +88,7 @@ def linked_cases(session: Session, actor: Actor, instance_id: int) -> list[Linke
     result = []
     for row in rows:
         case = cases[other[row.id]]
-        if not actor.may_see(case.classification):
+        if not access.may_see_case(session, actor, case):  # the one rule, not clearance alone
             continue
         open_tasks = tasks.get(case.id, [])
         dues = [t.due_at for t in open_tasks if t.due_at is not None]

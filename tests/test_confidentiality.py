@@ -362,3 +362,16 @@ def test_tasks_go_only_to_people_who_can_complete_them(shipped_office: Docroute,
         runtime.delegate(s, task, sunli, "auditor")
     with shipped_office.session() as s:
         assert s.get(Task, task).assignee == "sunli"
+
+
+def test_linked_cases_are_listed_only_when_visible(shipped_office: Docroute, api: Call) -> None:
+    from engine import links
+
+    mine = start(api, "zhangli", "seal_use")
+    theirs = start(api, "liuyang", "seal_use")
+    clerk, administrator = actor(shipped_office, "zhangli"), actor(shipped_office, "admin")
+    with shipped_office.session() as s:
+        links.link(s, mine, theirs, "instruction", "admin")
+    with shipped_office.session() as s:
+        assert links.linked_cases(s, clerk, mine) == []  # 刘洋's case is not hers to see
+        assert [c.instance_id for c in links.linked_cases(s, administrator, mine)] == [theirs]
