@@ -152,7 +152,9 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
     passwords.require_acceptable(password, username=user.username, name=user.name)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
-    end_access(session, user)
+    revoked = end_access(session, user)
+    history.append_system(session, "password_set", actor, {
+        "username": user.username, "tokens_revoked": revoked})  # never the password
 
 
 def session_valid(user: User | None, epoch: object) -> bool:

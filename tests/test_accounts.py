@@ -234,3 +234,17 @@ def test_successful_logins_are_never_rate_limited(docroute: Docroute,
     codes = [login(limited, name, "wrong", ip="10.9.9.9")[1]
              for name in ("clerk", "rev1", "rev2", "boss") * 3]
     assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+
+
+def test_cli_password_reset(app: Flask, docroute: Docroute, settings: Settings) -> None:
+    client, _ = login(app, "clerk")
+    copied = cookie_of(client)
+    with docroute.session() as s:
+        secret = identity.create_token(s, "clerk")
+    weak = cli(settings, "users", "password", "clerk", "--password", "password123")
+    assert weak.exit_code == 1 and "too common" in weak.stderr
+    done = cli(settings, "users", "password", "clerk", "--password", STRONG)
+    assert done.exit_code == 0 and "sessions ended" in done.stdout
+    assert with_cookie(app, copied).get("/").status_code == 302
+    assert api(app, secret) == 401
+    assert login(app, "clerk", STRONG)[1] == 302

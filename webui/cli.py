@@ -194,6 +194,20 @@ def users_add(name: str, password: str, display_name: str, groups: tuple[str, ..
     click.echo(f"added {name}")
 
 
+@users.command("password")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_password(name: str, password: str) -> None:
+    """Set the user NAME's password; their sessions end and their API tokens are revoked."""
+    try:
+        with _docroute().session() as session:
+            user = identity.get_user(session, name)
+            identity.set_password(session, user, password, actor="cli")
+    except DocrouteError as error:
+        _fail(str(error))
+    click.echo(f"password set for {name}; sessions ended, API tokens revoked")
+
+
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def users_list(as_json: bool) -> None:
