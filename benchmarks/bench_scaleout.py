@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -193,6 +194,7 @@ def run(url: str, seconds: float, clients: int, burst: int) -> list[str]:
     finally:
         cluster.stop()
         app.engine.dispose()
+        shutil.rmtree(home, ignore_errors=True)
     return lines
 
 
