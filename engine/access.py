@@ -61,7 +61,7 @@ def _involved(actor: Actor) -> Any:
                Document.id.in_(working))
 
 
-def visible_documents(actor: Actor) -> Select[tuple[Document]]:
+def visible_documents(actor: Actor) -> Select[Any]:
     """A select of every document the actor may see; callers add filters and order."""
     query = select(Document).where(Document.classification <= actor.clearance)
     if office_wide(actor):
@@ -69,7 +69,7 @@ def visible_documents(actor: Actor) -> Select[tuple[Document]]:
     return query.where(_involved(actor))
 
 
-def visible_document_ids(actor: Actor) -> Select[tuple[int]]:
+def visible_document_ids(actor: Actor) -> Select[Any]:
     """The ids of ``visible_documents``, for ``IN`` filters and joins."""
     return visible_documents(actor).with_only_columns(Document.id)
 
@@ -81,7 +81,8 @@ def may_see_document(session: Session, actor: Actor, document_id: int) -> bool:
 
 def get_document(session: Session, actor: Actor, document_id: int) -> Document:
     """The document if the actor may see it; NotFound (as for a missing id) otherwise."""
-    document = session.scalar(visible_documents(actor).where(Document.id == document_id))
+    document: Document | None = session.scalar(
+        visible_documents(actor).where(Document.id == document_id))
     if document is None:
         raise NotFound(f"no document with id {document_id}")
     return document
