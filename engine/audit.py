@@ -540,18 +540,15 @@ def cases_csv(rows: list[CaseRow], headers: list[str] | None = None) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(headers or list(CSV_COLUMNS))
     for r in rows:
-        writer.writerow([r.id, *map(_cell, (r.doc_number, r.title, r.department,
-                                            r.process_name)),
-                         r.version, *map(_cell, (r.status, r.classification, r.started_by)),
+        writer.writerow([r.id, r.doc_number, _cell(r.title), r.department, r.process_name,
+                         r.version, r.status, r.classification, r.started_by,
                          _office(r.started_at), _office(r.ended_at), "yes" if r.overdue else ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _cell(text: object) -> str:
-    # Every text cell: one starting with = + - @ (or a tab or CR before one) is a formula
-    # to Excel and LibreOffice; the apostrophe keeps it text (OWASP's CSV injection advice).
-    text = "" if text is None else str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+def _cell(text: str) -> str:
+    # A cell starting with = + - @ is a formula to Excel: keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _office(value: datetime | None) -> str:
@@ -608,7 +605,8 @@ _DEMO_DECISIONS = {"approve_director": ["return", "approve"],
                    "approve_leader": ["return", "approve"]}
 
 
-def _demo_value(name: str, schema: dict[str, Any], task_spec: str, seen: dict[str, int]) -> Any:
+def _demo_value(name: str, schema: dict[str, Any], task_spec: str, seen: dict[str, int],
+                title: str = "") -> Any:
     if name == "decision" and task_spec in _DEMO_DECISIONS:
         plan = _DEMO_DECISIONS[task_spec]
         return plan[min(seen.get(task_spec, 0), len(plan) - 1)]
@@ -627,7 +625,8 @@ def _demo_value(name: str, schema: dict[str, Any], task_spec: str, seen: dict[st
         return clock.now().astimezone(clock.OFFICE_TZ).isoformat(timespec="seconds")
     if schema.get("format") == "date":
         return clock.now().astimezone(clock.OFFICE_TZ).date().isoformat()
-    return "同意。演示数据。" if "opinion" in name else "关于2026年防汛应急演练的用印申请"
+    # Text fields (title, purpose, basis) describe this case's own request, never another's.
+    return "同意。演示数据。" if "opinion" in name else title or "用印申请"
 
 
 def _demo_worker(session: Session, row: Task) -> Actor | None:
@@ -656,7 +655,7 @@ def _demo_drive(app: Any, instance_id: int, steps: int) -> None:
             instance = session.get(Instance, instance_id)
             schema = runtime.task_form(session, instance, row)
             required = set(schema.get("required") or [])
-            data = {k: _demo_value(k, sub, row.spec, seen)
+            data = {k: _demo_value(k, sub, row.spec, seen, instance.title or "")
                     for k, sub in (schema.get("properties") or {}).items()
                     if k in required and not sub.get("readOnly")}
             worker = _demo_worker(session, row)

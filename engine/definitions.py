@@ -32,6 +32,7 @@ from .bpmn import (
     parse_xml,
     unwrap_expression,
 )
+from .diff import same_diagram
 from .errors import NotFound, Problem, WorkflowInvalid
 from .models import Definition, Instance
 from .scripting import check_expression, check_script
@@ -370,7 +371,8 @@ def deploy(
                 results.append(DeployResult(process.key, 0, "ok"))
                 continue
             current = latest(session, process.key)
-            if current is not None and current.sha256 == item.sha256:
+            if current is not None and (current.sha256 == item.sha256 or same_diagram(
+                    current.xml, item.source.data.decode("utf-8"))):
                 results.append(DeployResult(process.key, current.version, "unchanged"))
                 stored[process.key] = current
                 continue

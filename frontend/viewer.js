@@ -22,6 +22,10 @@ function createViewer(container) {
     container,
     textRenderer: TEXT_RENDERER,
 
+    // A plain mouse wheel scrolls the page, never the diagram out of its box; zoom
+    // is on the buttons (and dragging still pans).
+    zoomScroll: { enabled: false },
+
     // camunda:* attributes are then typed, which the diff reads
     moddleExtensions: { camunda: camundaModdle }
   });
@@ -56,8 +60,16 @@ function mount(element, options = {}) {
     for (const [ key, marker ] of Object.entries(STATE_MARKERS)) {
       markers[key] = markerSet(canvas, registry, marker);
     }
-    canvas.zoom('fit-viewport', 'auto');
     apply();
+    fitAndCentre(canvas, registry, state.active);
+    if (options.controls !== false) {
+      // Button titles in the page's language: options.labels, else data-zoom-* attributes.
+      const data = element.dataset || {};
+      const labels = options.labels ||
+        { zoomIn: data.zoomIn, zoomOut: data.zoomOut, fit: data.zoomFit };
+      addZoomControls(element, canvas, () => fitAndCentre(canvas, registry, state.active),
+        labels);
+    }
     return { warnings };
   });
 
@@ -78,11 +90,11 @@ function mount(element, options = {}) {
       }
     },
 
-    /** Fit the whole diagram into the container, e.g. after it was shown in a tab. */
+    /** Fit the diagram into the container (current step centred), e.g. after it was shown. */
     fit() {
       if (markers) {
         viewer.get('canvas').resized();
-        viewer.get('canvas').zoom('fit-viewport', 'auto');
+        fitAndCentre(viewer.get('canvas'), viewer.get('elementRegistry'), state.active);
       }
     },
 
@@ -91,6 +103,61 @@ function mount(element, options = {}) {
       viewer.destroy();
     }
   };
+}
+
+// Below this scale Chinese labels are unreadable: a long process is shown at this
+// scale around its current step instead of shrunk to fit.
+const MIN_READABLE_SCALE = 0.7;
+const ZOOM_STEP = 1.25;
+
+/**
+ * Fit the diagram into the viewport; when that would make labels unreadable, keep
+ * a readable scale and centre the first current step (or the start of the process).
+ */
+function fitAndCentre(canvas, registry, active) {
+  canvas.zoom('fit-viewport', 'auto');
+  const scale = canvas.zoom();
+  const current = (active || []).map(id => registry.get(id)).find(Boolean);
+  if (scale >= MIN_READABLE_SCALE && !current) {
+    return;
+  }
+  const target = Math.max(Math.min(scale, 1), MIN_READABLE_SCALE);
+  const outer = canvas.getSize();
+  const inner = canvas.viewbox().inner;
+  const centre = current
+    ? { x: current.x + current.width / 2, y: current.y + current.height / 2 }
+    : { x: inner.x + outer.width / target / 2, y: inner.y + inner.height / 2 };
+  canvas.viewbox({
+    x: centre.x - outer.width / target / 2,
+    y: centre.y - outer.height / target / 2,
+    width: outer.width / target,
+    height: outer.height / target
+  });
+}
+
+/** Zoom in, zoom out and fit buttons in the diagram's top right corner. */
+function addZoomControls(element, canvas, fit, labels) {
+  const bar = document.createElement('div');
+  bar.className = 'dr-zoom';
+  if (window.getComputedStyle(element).position === 'static') {
+    element.style.position = 'relative';  // the bar sits in the element's corner
+  }
+  const buttons = [
+    [ 'dr-zoom-in', '+', labels.zoomIn || 'Zoom in', () => canvas.zoom(canvas.zoom() * ZOOM_STEP, 'auto') ],
+    [ 'dr-zoom-out', '\u2212', labels.zoomOut || 'Zoom out', () => canvas.zoom(canvas.zoom() / ZOOM_STEP, 'auto') ],
+    [ 'dr-zoom-fit', '\u2922', labels.fit || 'Fit', fit ]
+  ];
+  for (const [ cls, text, title, action ] of buttons) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = cls;
+    button.textContent = text;
+    button.title = title;
+    button.setAttribute('aria-label', title);
+    button.addEventListener('click', action);
+    bar.appendChild(button);
+  }
+  element.appendChild(bar);
 }
 
 // Fit both canvases to the union of both diagrams, so that an element removed

@@ -7,6 +7,7 @@ the sheet shows which opinion came from where.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,11 @@ def shipped(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock,
     yield docroute
     runtime.CACHE.clear()
     docroute.engine.dispose()
+
+
+def _deadline() -> str:
+    # A time limit is never in the past (engine.forms), whatever the test's clock says.
+    return (clock.now() + timedelta(days=14)).date().isoformat()
 
 
 def _users(docroute: Docroute) -> dict[str, Actor]:
@@ -120,7 +126,7 @@ def _send_back_once(docroute: Docroute, users: dict[str, Actor]) -> tuple[int, i
                  overrides={"proposed_handling": FIRST}) == "instruct"
     row = _open(docroute, case_id, "instruct")
     _complete_as_someone(docroute, row, users, {
-        "instruction": REASON, "handling_mode": "act", "deadline": "2026-03-20",
+        "instruction": REASON, "handling_mode": "act", "deadline": _deadline(),
         "decision": "return"})
     # The proposer sees their own earlier text again (a redo of the same step) ...
     propose = _open(docroute, case_id, "propose")
@@ -129,7 +135,7 @@ def _send_back_once(docroute: Docroute, users: dict[str, Actor]) -> tuple[int, i
     assert drive(docroute, case_id, users, stop_at=("instruct",),
                  overrides={"proposed_handling": SECOND}) == "instruct"
     _complete_as_someone(docroute, _open(docroute, case_id, "instruct"), users, {
-        "instruction": INSTRUCTION, "handling_mode": "act", "deadline": "2026-03-20",
+        "instruction": INSTRUCTION, "handling_mode": "act", "deadline": _deadline(),
         "decision": "approve"})
     return doc_id, case_id
 
@@ -259,3 +265,16 @@ def test_auditor_sees_no_action_it_cannot_take(shipped: Docroute) -> None:
         assert "/documents/new/incoming" not in auditor.get(path).data.decode()
         assert "/documents/new/incoming" in clerk.get(path).data.decode()
     assert auditor.get("/documents/new/incoming").status_code == 403
+
+
+def test_demo_seal_requests_describe_their_own_request(shipped: Docroute) -> None:
+    from engine import audit
+
+    audit.seed_demo_cases(shipped)
+    with shipped.session() as s:
+        cases = list(s.scalars(select(Instance).where(Instance.title.like("%用印申请"))))
+        written = {i.title: [d.get("title") for _e, _s, d in opinions.completions(s, i)
+                             if "title" in d] for i in cases}
+    assert len(written) == 2
+    for title, titles in written.items():
+        assert titles and set(titles) == {title}

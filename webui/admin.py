@@ -30,7 +30,7 @@ from engine.definitions import SourceFile
 from engine.diff import diff_xml
 from engine.errors import Problem
 
-from . import get_docroute
+from . import get_docroute, views
 from .auth import current_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -67,9 +67,8 @@ def clearance_label(name: str) -> str:
 
 
 def status_label(status: str) -> str:
-    labels = {"running": _("running"), "suspended": _("suspended"), "error": _("incident"),
-              "completed": _("completed"), "terminated": _("terminated")}
-    return labels.get(status, status)
+    """A case status in the office's one glossary (views.STATUS), as on every other page."""
+    return views.status_label(status)
 
 
 def max_upload() -> int:

@@ -14,6 +14,7 @@ from engine.models import Task
 from . import get_docroute
 from .admin import bp
 from .auth import current_actor
+from .views import is_english
 
 
 def _flag(name: str) -> bool:
@@ -23,7 +24,9 @@ def _flag(name: str) -> bool:
 def _user_view(user: Any) -> dict[str, Any]:
     return {"username": user.username, "name": user.name, "title": user.title,
             "email": user.email, "clearance": identity.clearance_name(user.clearance),
-            "groups": [g.key for g in user.groups], "is_admin": user.is_admin,
+            "groups": [g.key for g in user.groups],
+            "group_names": [(g.name_en or g.name) if is_english() else g.name
+                            for g in user.groups], "is_admin": user.is_admin,
             "is_auditor": user.is_auditor, "active": user.active}
 
 

@@ -151,12 +151,13 @@ def index() -> Any:
     flt = _search()
     with get_docroute().session() as s:
         rows, total = audit.search_cases(s, current_actor(), flt)
+        names = user_names(s)  # group keys shown as the groups' names
         processes = [(d.key, d.name) for d in definitions.list_latest(s)]
         departments = audit.departments(s, current_actor())
     page = flt.offset // PAGE_SIZE + 1
     return render_template("audit/index.html", rows=rows, total=total, flt=flt, page=page,
                            pages=max(1, -(-total // PAGE_SIZE)), processes=processes,
-                           departments=departments, statuses=audit.STATUSES,
+                           departments=departments, statuses=audit.STATUSES, names=names,
                            args=request.args.to_dict())
 
 
@@ -195,7 +196,7 @@ def case(instance_id: int) -> Any:
         rows = [_event_row(e, names, cache) for e in events]
         context = {"instance": instance, "definition": instance.definition,
                    "document": instance.document, "rows": rows, "check": check,
-                   "final_hash": events[-1].hash if events else ""}
+                   "final_hash": events[-1].hash if events else "", "names": names}
         return render_template("audit/case.html", **context)
 
 

@@ -70,11 +70,18 @@ def shown_fields(s: Session, fields: dict[str, Any], skip: set[str]) -> list[tup
     names = user_names(s)
     shown = []
     for key, value in fields.items():
-        if key in skip or key in HIDDEN or value in (None, "", [], {}):
+        if key in skip or key in HIDDEN or value in (None, "", [], {}) or _structured(value):
             continue
         sub = schemas.get(key, {})
         shown.append((label(sub) or key, _show(value, sub, names)))
     return shown
+
+
+def _structured(value: Any) -> bool:
+    # Records kept for the machine (a seal register entry, a list of them) have their own
+    # page; printed here they would show internal keys to people.
+    return isinstance(value, dict) or (isinstance(value, list)
+                                       and any(isinstance(v, dict) for v in value))
 
 
 def _collect(found: dict[str, dict[str, Any]], schema: dict[str, Any]) -> None:
