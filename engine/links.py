@@ -240,7 +240,10 @@ def supervise_instruction(session: Session, actor: Actor, instance_id: int) -> I
         "urgency": incoming.document.urgency if incoming.document else "",
         "co_departments": list(instruction.co_departments),
     }
-    if instruction.deadline:
+    today = clock.now().astimezone(clock.OFFICE_TZ).date().isoformat()
+    # A time limit already past is not carried (forms refuse past limits): the follow-up
+    # gets its default one, which 交办 may change; the instruction's text keeps the date.
+    if instruction.deadline and instruction.deadline >= today:
         data["deadline"] = instruction.deadline
     if instruction.lead_department:
         data["lead_department"] = instruction.lead_department
