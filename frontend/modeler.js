@@ -22,6 +22,7 @@ import camundaModdle from 'camunda-bpmn-moddle/resources/camunda.json';
 // per document, so registering the nonce once covers every later editor.
 import { StyleModule } from 'style-mod';
 
+import { zhTranslateModule } from './lib/translate-zh.js';
 import { TEXT_RENDERER, el } from './lib/common.js';
 
 function escapeXml(value) {
@@ -94,10 +95,24 @@ function mount(element, propertiesPanelElement, options = {}) {
       BpmnPropertiesPanelModule,
       BpmnPropertiesProviderModule,
       CamundaPlatformPropertiesProviderModule,
-      CamundaBehaviorsModule
+      CamundaBehaviorsModule,
+
+      // Palette, context pad and properties panel in the page's language.
+      ...(options.lang === 'zh' ? [ zhTranslateModule ] : [])
     ],
     moddleExtensions: { camunda: camundaModdle }
   });
+
+  // diagram-js labels palette and context pad entries with aria-label only: copy it to
+  // title, so pointing at an icon says what it does.
+  const copyTitles = () => {
+    for (const entry of element.querySelectorAll('.entry[aria-label]:not([title])')) {
+      entry.setAttribute('title', entry.getAttribute('aria-label'));
+    }
+  };
+  const tooltips = new MutationObserver(copyTitles);
+  tooltips.observe(element, { childList: true, subtree: true });
+  copyTitles();
 
   // By default the list floats in the canvas' top right corner, which the
   // palette (top left) and the bpmn.io logo (bottom right) leave free, so the
@@ -252,6 +267,7 @@ function mount(element, propertiesPanelElement, options = {}) {
     newDiagram: (key, name) => loadXml(emptyDiagram(key, name)),
     clearProblems,
     destroy() {
+      tooltips.disconnect();
       modeler.destroy();
       if (!options.problemsElement) {
         problemsList.remove();

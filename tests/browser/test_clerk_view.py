@@ -191,3 +191,33 @@ def test_diagram_fits_zooms_and_centres_the_current_step(browser: Any, site: Sit
     staff.close()
     assert site.errors == []
 
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_modeler_speaks_the_pages_language_and_saves_nothing_unchanged(
+        browser: Any, site: Site, lang: str) -> None:
+    from sqlalchemy import func, select
+
+    from engine.models import Definition
+
+    with site.docroute.session() as s:
+        v1 = s.scalar(select(Definition.id).where(Definition.key == "incoming_document"))
+    admin = Staff(browser, site, lang).login("admin")
+    admin.go(f"/admin/processes/{v1}/edit")
+    page = admin.page
+    page.wait_for_selector("#modeler[data-ready=true]")
+    titles = [t for t in page.locator(".djs-palette .entry").evaluate_all(
+        "els => els.map(e => e.getAttribute('title') || '')") if t]
+    assert titles, "palette entries have tooltips"
+    if lang == "zh":
+        assert "新建开始事件" in titles and "新建任务" in titles
+    else:
+        assert "Create start event" in titles or "Create StartEvent" in titles
+    page.click("#save-diagram")
+    page.wait_for_selector("#save-status.success")
+    with site.docroute.session() as s:
+        count = s.scalar(select(func.count()).select_from(Definition)
+                         .where(Definition.key == "incoming_document"))
+    assert count == 1  # the untouched diagram was not deployed again
+    admin.close()
+    assert site.errors == []

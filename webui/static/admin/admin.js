@@ -29,6 +29,7 @@
       csrfToken: canvas.dataset.csrf,
       filename: canvas.dataset.filename || undefined,
       problemsElement: document.getElementById('diagram-problems'),
+      lang: document.documentElement.lang.indexOf('zh') === 0 ? 'zh' : 'en',
       onResult: function (result) {
         if (result.ok) {
           const list = result.deployed.map(function (d) { return d.key + ' v' + d.version; }).join(', ');
