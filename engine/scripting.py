@@ -55,6 +55,9 @@ class ScriptTimeout(ScriptError):
     pass
 
 
+# ``str`` is also a type scripts test with isinstance(), so it cannot be replaced in the
+# builtins like repr, sorted, min and max are: its calls are routed through a size check.
+_CALL_GUARDS = {"str": "_str_"}
 _OPERATOR_GUARDS = {ast.Add: "_add_", ast.Mult: "_mul_", ast.Pow: "_pow_",
                     ast.LShift: "_lshift_", ast.Mod: "_mod_"}
 
@@ -74,7 +77,20 @@ class _Policy(RestrictingNodeTransformer):
                     "".join(str(p.value) for p in parts if isinstance(p, ast.Constant)))
                 if problem:
                     self.error(node, problem)
-        return self.node_contents_visit(node)
+        node = self.node_contents_visit(node)
+        # The printed size of the value is checked before it is formatted.
+        node.value = ast.fix_missing_locations(ast.copy_location(ast.Call(
+            func=ast.Name(id="_fmt_", ctx=ast.Load()), args=[node.value], keywords=[]),
+            node.value))
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        node = super().visit_Call(node)  # RestrictedPython's own checks and _apply_ first
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id in _CALL_GUARDS:
+            node.func = ast.copy_location(
+                ast.Name(id=_CALL_GUARDS[node.func.id], ctx=ast.Load()), node.func)
+        return node
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         node = self.node_contents_visit(node)
@@ -110,7 +126,9 @@ def _builtins() -> dict[str, Any]:
     allowed.update(
         {
             "list": list, "dict": dict, "set": set, "tuple": tuple, "frozenset": frozenset,
-            "sum": scriptlimits.safe_sum, "min": min, "max": max, "sorted": sorted,
+            "sum": scriptlimits.safe_sum, "min": scriptlimits.safe_min,
+            "max": scriptlimits.safe_max, "sorted": scriptlimits.safe_sorted,
+            "repr": scriptlimits.safe_repr,
             "any": any, "all": all,
             "enumerate": enumerate, "zip": zip, "map": map, "filter": filter,
             "reversed": reversed, "len": len, "range": scriptlimits.bounded_range,
@@ -138,6 +156,8 @@ def _guards() -> dict[str, Any]:
         "_pow_": scriptlimits.power,
         "_lshift_": scriptlimits.lshift,
         "_mod_": scriptlimits.modulo,
+        "_fmt_": scriptlimits.formatted,
+        "_str_": scriptlimits.safe_str,
         "_print_": None,
         "_apply_": lambda f, *a, **kw: f(*a, **kw),
     }

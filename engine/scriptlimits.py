@@ -92,6 +92,7 @@ def _check_width(number: str) -> None:
 def modulo(a: Any, b: Any) -> Any:
     # ``'%1000000000d' % 1`` pads to a gigabyte in one call.
     if isinstance(a, str | bytes):
+        _check_weight(b if isinstance(b, tuple | dict) else (b,), "a formatted text")
         text = a.decode("latin-1") if isinstance(a, bytes) else a
         for match in _PRINTF_SPEC.finditer(text):
             for number in match.groups():
@@ -205,6 +206,75 @@ def guarded_getattr(obj: Any, name: str, default: Any = None) -> Any:
     return _safer_getattr(obj, name, default)
 
 
+# --- whole values: printing, sorting ---------------------------------------------------------
+
+MAX_WEIGHT = 10_000_000  # characters a value would print as, or compare over when sorted
+
+
+def _weight(value: Any, budget: int = MAX_WEIGHT) -> int:
+    """About how many characters ``value`` prints as; stops counting past ``budget``.
+
+    Shared references count each time they occur: ``[big] * 1000`` prints ``big`` 1,000
+    times, which is what makes ``str()`` of a small list build gigabytes in one C call.
+    """
+    total, todo = 0, [value]
+    while todo and total <= budget:
+        item = todo.pop()
+        if isinstance(item, str | bytes):
+            total += len(item) + 2
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + len(item)
+            todo.extend(item)
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif _is_int(item):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 24
+    return total
+
+
+def _check_weight(value: Any, what: str) -> None:
+    if isinstance(value, list | tuple | set | frozenset | dict) and _weight(value) > MAX_WEIGHT:
+        too_large(what)
+
+
+def safe_str(*args: Any, **kwargs: Any) -> str:
+    if args:
+        _check_weight(args[0], "a text")
+    return str(*args, **kwargs)
+
+
+def safe_repr(value: Any) -> str:
+    _check_weight(value, "a text")
+    return repr(value)
+
+
+def formatted(value: Any) -> Any:
+    """The value of an f-string's ``{...}``, once its printed size is known to be bounded."""
+    _check_weight(value, "a text")
+    return value
+
+
+def _ordered(function: Callable[..., Any]) -> Callable[..., Any]:
+    # Sorting compares element by element in C: a million references to one long string
+    # compare a terabyte. The weight bounds the bytes compared.
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            items = list(args[0])
+            _check_weight(items, "a sort")
+            return function(items, **kwargs)
+        _check_weight(list(args), "a sort")
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+safe_sorted, safe_min, safe_max = _ordered(sorted), _ordered(min), _ordered(max)
+
+
 # --- builtins and math -----------------------------------------------------------------------
 
 
@@ -248,15 +318,26 @@ def _perm(n: int, k: int | None = None) -> int:
 
 
 def _prod(items: Iterable[Any], *, start: Any = 1) -> Any:
-    total = start
-    for item in items:
-        total = mul(total, item)
-    return total
+    values = [start, *items]
+    try:  # whole numbers: the product has at most as many bits as its factors together
+        bits = sum(map(int.bit_length, values))
+    except TypeError:  # floats and the like: multiply step by step, each step checked
+        total = values[0]
+        for value in values[1:]:
+            total = mul(total, value)
+        return total
+    if bits > MAX_INT_BITS:
+        too_large("a number")
+    return math.prod(values)
 
 
 def _lcm(*numbers: int) -> int:
     # The result has at most as many bits as all arguments together.
-    if sum(_int_bits(n) for n in numbers) > MAX_INT_BITS:
+    try:  # map over a C method: no Python frame per argument for the tracer to slow down
+        bits = sum(map(int.bit_length, numbers))
+    except TypeError:
+        bits = 0  # math.lcm names the wrong argument
+    if bits > MAX_INT_BITS:
         too_large("a number")
     return math.lcm(*numbers)
 
