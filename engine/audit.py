@@ -540,15 +540,18 @@ def cases_csv(rows: list[CaseRow], headers: list[str] | None = None) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(headers or list(CSV_COLUMNS))
     for r in rows:
-        writer.writerow([r.id, r.doc_number, _cell(r.title), r.department, r.process_name,
-                         r.version, r.status, r.classification, r.started_by,
+        writer.writerow([r.id, *map(_cell, (r.doc_number, r.title, r.department,
+                                            r.process_name)),
+                         r.version, *map(_cell, (r.status, r.classification, r.started_by)),
                          _office(r.started_at), _office(r.ended_at), "yes" if r.overdue else ""])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def _cell(text: str) -> str:
-    # A cell starting with = + - @ is a formula to Excel: keep it text.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+def _cell(text: object) -> str:
+    # Every text cell: one starting with = + - @ (or a tab or CR before one) is a formula
+    # to Excel and LibreOffice; the apostrophe keeps it text (OWASP's CSV injection advice).
+    text = "" if text is None else str(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _office(value: datetime | None) -> str:
