@@ -231,7 +231,8 @@ def _sample_url(rule: object) -> str:
     values = {}
     for name in rule.arguments:  # type: ignore[attr-defined]
         converter = rule._converters[name]  # type: ignore[attr-defined]
-        values[name] = 1 if type(converter).__name__ in ("IntegerConverter",) else "x"
+        values[name] = 1 if type(converter).__name__ in ("IntegerConverter", "IdConverter") \
+            else "x"
     return rule.build(values)[1]  # type: ignore[attr-defined]
 
 
