@@ -55,3 +55,27 @@ def handled_steps(session: Session, actor: Actor, *, limit: int = 50, offset: in
     return [HandledStep(name or "", at, case_id, document_id, doc_title or title or "",
                         number, status, open_now.get(case_id, []))
             for name, at, case_id, document_id, title, status, doc_title, number in rows]
+
+
+@dataclass(frozen=True)
+class OpenStep:
+    """A step open now in a document's case: what, who holds it, by when."""
+
+    name: str
+    assignee: str | None
+    groups: list[str]
+    due_at: datetime | None
+
+
+def open_steps(session: Session, document_ids: list[int]) -> dict[int, list[OpenStep]]:
+    """Document id -> the steps open now in its cases, soonest due first (one query)."""
+    found: dict[int, list[OpenStep]] = {}
+    if not document_ids:
+        return found
+    rows = session.scalars(select(Task).where(Task.document_id.in_(sorted(set(document_ids))))
+                           .order_by(Task.due_at.is_(None), Task.due_at, Task.created_at))
+    for task in rows:
+        if task.document_id is not None:
+            found.setdefault(task.document_id, []).append(OpenStep(
+                task.name, task.assignee, list(task.candidate_groups or []), task.due_at))
+    return found

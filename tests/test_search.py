@@ -124,3 +124,15 @@ def test_pages_and_api_use_the_same_search(shipped: Docroute, query: str) -> Non
     answer = client.get("/api/v1/documents", query_string={"q": query},
                         headers={"Authorization": f"Bearer {token}"}).get_json()
     assert [d["title"] for d in answer] == [INCOMING["title"]]
+
+
+def test_documents_list_has_the_registry_columns(shipped: Docroute) -> None:
+    from test_webui_staff import login
+
+    clerk = _clerk(shipped)
+    _register(shipped, clerk, INCOMING, "深鹏办收〔2026〕4号")
+    page = login(_app(shipped), "zhangli").get("/documents").data.decode()
+    row = page.split('<tr class="docrow">')[1].split("</tr>")[0]
+    for shown in ("深鹏办收〔2026〕4号", INCOMING["title"], "广东省应急管理厅", "签收", "收发员"):
+        assert shown in row, shown
+    assert "文号、标题或摘要" in page

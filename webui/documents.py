@@ -24,6 +24,7 @@ from engine import (
     classification,
     clock,
     deadlines,
+    handled,
     identity,
     runtime,
     search,
@@ -108,6 +109,15 @@ def index() -> Any:
             query = query.where(Document.kind == kind)
         rows = s.scalars(query.order_by(Document.created_at.desc()).limit(200))
         documents = [document_view(d) for d in rows]
+        steps = handled.open_steps(s, [d["id"] for d in documents if d])
+        names = people_and_groups(s)
+        for d in documents:
+            if d is not None:
+                d["holders"] = [(st.name, names.get(st.assignee, st.assignee) if st.assignee
+                                 else "、".join(names.get(g, g) for g in st.groups))
+                                for st in steps.get(d["id"], [])]
+                d["due_at"] = next((st.due_at for st in steps.get(d["id"], []) if st.due_at),
+                                   None)
         startable = startable_kinds(s, actor)
     return render_template("documents/index.html", documents=documents, q=q, kind=kind,
                            startable=startable)
