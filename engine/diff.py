@@ -195,8 +195,9 @@ def _layout(xml: str) -> dict[str, tuple[tuple[int, ...], ...]]:
     root = parse_xml(xml.encode("utf-8"), max_bytes=1 << 30).getroot()
     found: dict[str, tuple[tuple[int, ...], ...]] = {}
     for shape in root.iter(f"{{{BPMNDI_NS}}}BPMNShape", f"{{{BPMNDI_NS}}}BPMNEdge"):
-        points = [(b.get("x"), b.get("y"), b.get("width"), b.get("height"))
-                  for b in shape.iter(f"{{{DC_NS}}}Bounds")]
+        points: list[tuple[str | None, ...]] = [
+            (b.get("x"), b.get("y"), b.get("width"), b.get("height"))
+            for b in shape.iter(f"{{{DC_NS}}}Bounds")]
         points += [(w.get("x"), w.get("y")) for w in shape.iter(f"{{{DI_NS}}}waypoint")]
         found[shape.get("bpmnElement") or ""] = tuple(
             tuple(round(float(v or 0)) for v in p) for p in points)

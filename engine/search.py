@@ -64,7 +64,7 @@ def _pattern(query: str) -> str | None:
     return f"%{escaped}%"
 
 
-def matching_documents(session: Session, query: str) -> Select[tuple[int]]:
+def matching_documents(session: Session, query: str) -> Select[Any]:
     """Ids of the documents whose title, numbers, sending organ or summary contain ``query``.
 
     Brackets and white space in ``query`` are ignored, so 粤应急〔2026〕88号, 粤应急[2026]88号
