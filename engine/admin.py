@@ -25,6 +25,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from . import (
+    authority,
     calendar_calls,
     clock,
     definitions,
@@ -192,7 +193,7 @@ def reassign(session: Session, actor: Actor, task_id: str, reason: str,
 
 
 def _hand_over(session: Session, actor: Actor, instance: Instance, row: Task,
-               to_username: str | None, reason: str) -> None:
+               to_username: str | None, reason: str, *, succession: bool = False) -> None:
     previous = row.assignee
     if to_username:
         target = identity.find_user(session, to_username)
@@ -201,6 +202,7 @@ def _hand_over(session: Session, actor: Actor, instance: Instance, row: Task,
         refusal = hold_refusal(target, row.classification)
         if refusal is not None:
             raise Conflict(f"{refusal}: “{row.name}” ({instance.title}) cannot go to them")
+        authority.require_may_hold(session, instance, row, target, succession=succession)
         row.assignee, row.claimed_at = target.username, clock.now()
     else:
         if not row.candidate_groups:
@@ -251,7 +253,7 @@ def deactivate_user(session: Session, actor: Actor, username: str, reason: str,
     handed: list[Handover] = []
     for row in rows:
         instance = runtime.lock_case(session, row.instance_id)
-        _hand_over(session, actor, instance, row, successor, reason)
+        _hand_over(session, actor, instance, row, successor, reason, succession=True)
         handed.append(Handover(row.id, row.name, row.instance_id, row.assignee))
     user.active = False
     identity.end_access(session, user)  # a copied cookie or a token must not outlive it

@@ -126,6 +126,12 @@ def _copy_camunda_properties(node: etree._Element) -> None:
         for name in TASK_PROPERTIES
         if node.get(f"{{{CAMUNDA_NS}}}{name}") is not None
     }
+    # <camunda:properties> (the modeller's "Extension properties"): the per-task office
+    # rules of engine.authority (separateFrom, checks).
+    for prop in node.iterfind(f"{{{BPMN_NS}}}extensionElements/{{{CAMUNDA_NS}}}properties/"
+                              f"{{{CAMUNDA_NS}}}property"):
+        if prop.get("name") and prop.get("value") is not None:
+            found.setdefault(prop.get("name", ""), prop.get("value", ""))
     if not found:
         return
     spiff = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -250,11 +250,28 @@ def _task_property(node: etree._Element, name: str) -> str | None:
     value = node.get(f"{{{CAMUNDA_NS}}}{name}")
     if value is not None:
         return value
-    for prop in node.iterfind("bpmn:extensionElements/spiffworkflow:properties/"
-                              "spiffworkflow:property", _ALL_NS):
-        if prop.get("name") == name:
-            return prop.get("value")
+    for path in ("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
+                 "bpmn:extensionElements/camunda:properties/camunda:property"):
+        for prop in node.iterfind(path, _ALL_NS):
+            if prop.get("name") == name:
+                return prop.get("value")
     return None
+
+
+def _rule_problems(node: etree._Element) -> list[str]:
+    """Unknown office checks, or separateFrom naming no task of the diagram."""
+    from . import task_checks
+
+    problems = []
+    for check in (_task_property(node, "checks") or "").split(","):
+        if check.strip() and check.strip() not in task_checks.CHECKS:
+            problems.append(f"unknown check {check.strip()!r} (known: "
+                            f"{', '.join(sorted(task_checks.CHECKS))})")
+    ids = {n.get("id") for n in node.getroottree().iter() if n.get("id")} | {"start"}
+    for other in (_task_property(node, "separateFrom") or "").split(","):
+        if other.strip() and other.strip() not in ids:
+            problems.append(f"separateFrom names {other.strip()!r}, which is no task here")
+    return problems
 
 
 def _user_task_problems(node: etree._Element, name: str, form_exists: FormExists) -> list[Problem]:
@@ -270,6 +287,7 @@ def _user_task_problems(node: etree._Element, name: str, form_exists: FormExists
             reason = check_expression(unwrap_expression(value))
             if reason is not None:
                 problems.append(Problem(name, line, element, f"{prop} refused: {reason}"))
+    problems += [Problem(name, line, element, message) for message in _rule_problems(node)]
     return problems
 
 

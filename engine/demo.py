@@ -72,6 +72,29 @@ USERS = [
     ("xiaoya", "萧雅", "南澳办事处承办人", ["nanao_office", "handlers"], "none"),
 ]
 
+# The organisation model (engine.orgchart): leaders and their portfolios, unit heads,
+# issuers with their signer level and seals. docs/organisation.md lists the same.
+LEADERS = [  # username, rank, matters
+    ("chenming", "principal", ["全面工作"]),
+    ("linhai", "deputy", ["办公室日常工作", "党群", "社会事务"]),
+    ("wangfang", "deputy", ["发展和财政", "经济", "城市建设和管理", "应急", "生态环境",
+                            "办事处"]),
+]
+PORTFOLIOS = {
+    "linhai": ["general_office", "party_affairs", "social_affairs"],
+    "wangfang": ["dev_finance", "economic_services", "housing_construction",
+                 "urban_management", "emergency_management", "eco_enforcement",
+                 "kuichong_office", "dapeng_office", "nanao_office"],
+}
+UNIT_HEADS = {"general_office": ("linhai", ["wangfang", "zhouqiang"])}
+ISSUERS = [  # prefix, name, signer level, seals
+    ("深鹏发", "中共深圳市大鹏新区工作委员会 深圳市大鹏新区管理委员会", "principal",
+     ["party_committee", "management_committee"]),
+    ("深鹏管", "深圳市大鹏新区管理委员会", "principal", ["management_committee"]),
+    ("深鹏办", "大鹏新区综合办公室", "unit_leader", ["general_office"]),
+    ("深鹏办函", "大鹏新区综合办公室", "unit_leader", ["general_office"]),
+]
+
 # Extra seeding steps (demo documents and cases) register here, in order.
 SEEDERS: list[Callable[[Docroute], None]] = []
 
@@ -93,7 +116,26 @@ def seed_organisation(session: Session) -> bool:
                       is_admin=True, title="系统管理员", password_hash=hashed)
     identity.add_user(session, "auditor", "审计员", PASSWORD, clearance="secret",
                       is_auditor=True, title="审计员", password_hash=hashed)
+    seed_authority(session)
     return True
+
+
+def seed_authority(session: Session) -> None:
+    """Leaders, portfolios, unit heads and issuers of the demo organisation."""
+    from . import orgchart
+
+    reason = "演示组织机构 / demo organisation"
+    for username, rank, matters in LEADERS:
+        orgchart.set_leader(session, identity.SYSTEM, username, rank=rank, matters=matters,
+                            reason=reason)
+    for leader, units in PORTFOLIOS.items():
+        for unit in units:
+            head, deputies = UNIT_HEADS.get(unit, ("", []))
+            orgchart.set_unit(session, identity.SYSTEM, unit, head=head, deputies=deputies,
+                              leader=leader, reason=reason)
+    for prefix, name, level, seals in ISSUERS:
+        orgchart.set_issuer(session, identity.SYSTEM, prefix, name=name, signer_level=level,
+                            seals=seals, reason=reason)
 
 
 def seed(app: Docroute) -> str:

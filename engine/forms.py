@@ -185,8 +185,13 @@ def list_forms(session: Session) -> list[Form]:
 # --- choices and validation ----------------------------------------------------------
 
 
-def resolve(session: Session, schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a schema with every ``x-choices`` turned into an ``enum`` of valid values."""
+def resolve(session: Session, schema: dict[str, Any], *, clearance: int = 0
+            ) -> dict[str, Any]:
+    """A copy of a schema with every ``x-choices`` turned into an ``enum`` of valid values.
+
+    ``staff`` choices list only office staff cleared to ``clearance`` (the task's
+    document), so a choice never names someone who could not hold the resulting task.
+    """
     schema = copy.deepcopy(schema)
     cache: dict[str, list[tuple[str, str, str]]] = {}
 
@@ -196,7 +201,7 @@ def resolve(session: Session, schema: dict[str, Any]) -> dict[str, Any]:
         source = node.get("x-choices")
         if source:
             if source not in cache:
-                cache[source] = _choices(session, source)
+                cache[source] = _choices(session, source, clearance)
             values = cache[source]
             node["enum"] = [v for v, _, _ in values]
             node["x-enum-labels"] = [zh for _, zh, _ in values]
@@ -209,12 +214,17 @@ def resolve(session: Session, schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _choices(session: Session, source: str) -> list[tuple[str, str, str]]:
+def _choices(session: Session, source: str, clearance: int = 0
+             ) -> list[tuple[str, str, str]]:
     kind, _, arg = source.partition(":")
-    if kind == "users":
-        query = select(User).where(User.active.is_(True)).order_by(User.username)
+    if kind in ("staff", "users"):
+        # A person chosen here is given work: administrators and auditors hold no tasks
+        # unless they belong to a unit or role, and nobody below the document's level.
+        query = (select(User).where(User.active.is_(True), User.clearance >= clearance,
+                                    User.groups.any(Group.active.is_(True)))
+                 .order_by(User.username))
         if arg:
-            query = query.join(User.groups).where(Group.key == arg)
+            query = query.where(User.groups.any(Group.key == arg))
         return [(u.username, u.name, u.name) for u in session.scalars(query)]
     query = select(Group).where(Group.active.is_(True)).order_by(Group.key)
     if kind == "departments":

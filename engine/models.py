@@ -88,6 +88,11 @@ class Group(Base):
     name_en: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(16), default="department")  # department | role
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The organisation model (engine.orgchart): a unit's head, deputy heads and the leader
+    # in charge of it (分管领导), by username; empty for roles.
+    head: Mapped[str] = mapped_column(String(64), default="")
+    deputies: Mapped[list] = mapped_column(JSON, default=list)
+    leader: Mapped[str] = mapped_column(String(64), default="")
 
     members: Mapped[list[User]] = relationship(
         secondary="memberships", back_populates="groups", order_by="User.username"
@@ -278,6 +283,9 @@ class Task(Base):
     lane: Mapped[str | None] = mapped_column(String(128), nullable=True)
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
+    # The person the diagram named (camunda:assignee), kept when someone claims or is
+    # delegated the task, so engine.authority can tell who may hold it.
+    designated: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Which send-back options / data the task offers is read from the diagram at render time.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The due date reaches a year without the State Council's notice (migration 0005).
@@ -507,3 +515,48 @@ class CaseLink(Base):
     relation: Mapped[str] = mapped_column(String(32))  # meeting_decision | instruction
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Leader(Base):
+    """A leader of the 管委会 and the matters in their portfolio (分管范围).
+
+    The units in the portfolio are the groups whose ``leader`` is this person; exactly
+    one leader has the rank ``principal`` (主要领导).
+    """
+
+    __tablename__ = "leaders"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rank: Mapped[str] = mapped_column(String(16), default="deputy")  # principal | deputy
+    matters: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Issuer(Base):
+    """A 发文机关: its number prefix, who signs in its name, and the seals it may use."""
+
+    __tablename__ = "issuers"
+
+    prefix: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    # principal: the principal leader signs; unit_leader: the leader in charge of the
+    # drafting unit (the principal leader when nobody is in charge of it).
+    signer_level: Mapped[str] = mapped_column(String(16), default="unit_leader")
+    seals: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Delegation(Base):
+    """A 委托: ``to_user`` may hold ``from_user``'s tasks for a period and a scope."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_to", "to_user", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_user: Mapped[str] = mapped_column(String(64))
+    to_user: Mapped[str] = mapped_column(String(64))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    scope: Mapped[list] = mapped_column(JSON, default=list)  # process keys; empty = all
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from . import (
     access,
+    authority,
     classification,
     clock,
     db,
@@ -35,6 +36,7 @@ from . import (
     opinions,
     projection,
     spiff,
+    task_checks,
 )
 from .calendar_calls import CalendarCall, CallScope, call_scope
 from .errors import Conflict, DocrouteError, NotAllowed, NotFound, Problem, WorkflowInvalid
@@ -315,6 +317,20 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     return instance
 
 
+def _classify_from_data(instance: Instance, data: dict[str, Any]) -> None:
+    """A case routing no document takes the classification a step records (签收, 拟稿).
+
+    Only ever raised here: lowering a classification (解密) is its own recorded action.
+    """
+    if instance.document_id is not None or "classification" not in data:
+        return
+    try:
+        level = identity.clearance_level(str(data["classification"]))
+    except ValueError:
+        return
+    instance.classification = max(instance.classification, level)
+
+
 def _plain_data(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise forms.FormInvalid({"": "the data must be a JSON object"})
@@ -428,6 +444,7 @@ def claim(session: Session, task_id: str, actor: Actor) -> Task:
         return row
     if row.assignee is not None:
         raise Conflict(f"this task is already claimed by {row.assignee}")
+    authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username))
     row.assignee, row.claimed_at = actor.username, clock.now()
     history.append_case(session, instance.id, "claimed", actor.username, {},
                         task_id=row.id, task_name=row.name)
@@ -457,6 +474,7 @@ def delegate(session: Session, task_id: str, actor: Actor, to_username: str) -> 
     refusal = access.hold_refusal(target, row.classification)
     if refusal is not None:
         raise NotAllowed(refusal)
+    authority.require_may_hold(session, instance, row, target)
     previous = row.assignee
     row.assignee, row.claimed_at = target.username, clock.now()
     history.append_case(session, instance.id, "delegated", actor.username,
@@ -471,7 +489,7 @@ def task_form(session: Session, instance: Instance, row: Task) -> dict[str, Any]
         return dict(forms.EMPTY_FORM)
     version = (instance.form_versions or {}).get(row.form_key)
     form = forms.get(session, row.form_key, version)
-    return forms.resolve(session, form.schema)
+    return forms.resolve(session, form.schema, clearance=row.classification)
 
 
 def task_data(session: Session, row: Task) -> dict[str, Any]:
@@ -518,6 +536,12 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
     task = _spiff_task(workflow, row.id)
     if task is None or task.state != TaskState.READY:
         raise Conflict("this task is no longer open")
+    declared = authority.rules_of(task.task_spec)
+    authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username),
+                               task_rules=declared)
+    task_checks.run(declared.checks, task_checks.CheckContext(
+        session, instance, actor, dict(data or {}), clean, dict(task.data)))
+    _classify_from_data(instance, clean)
     position, spec_name, started = ordinal(workflow, task), task.task_spec.name, clock.now()
 
     def act() -> None:

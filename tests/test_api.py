@@ -209,6 +209,9 @@ def test_secret_case_is_invisible_below_clearance(as_user: Any, docroute: Docrou
         s.add(document)
         s.flush()
         document_id = document.id
+        # Only office staff hold tasks: this administrator also works as a clerk.
+        admin_user = identity.get_user(s, "admin")
+        admin_user.groups.append(identity.get_group(s, "clerks"))
     response = as_user("admin").post("/definitions/review/instances",
                                      {"data": {"rounds": 0}, "document_id": document_id})
     assert response.status_code == 201

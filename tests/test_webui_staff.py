@@ -222,13 +222,15 @@ def test_journey_to_instruction_with_opinions_and_send_back(app: Flask) -> None:
                                       "handling_mode": "read", "deadline": "2026-03-10",
                                       "instruction_group": "supervising_leaders"})
     instruct = response.headers["Location"]
-    page = leader.get(instruct).data.decode()
+    # Whoever proposed may not also instruct (separation of duties): another leader does.
+    instructor = login(app, "wangfang")
+    page = instructor.get(instruct).data.decode()
     assert "建议送周强同志阅。" in page and "林海" in page   # earlier opinion, who
     assert 'value="return"' in page and "退回拟办" in page  # a distinct send-back button
     # Send back (退回): the case returns to 拟办.
-    response = complete(leader, instruct, {"instruction": "请补充办理意见。",
-                                           "handling_mode": "read", "deadline": "2026-03-10"},
-                        action="return")
+    response = complete(instructor, instruct, {"instruction": "请补充办理意见。",
+                                               "handling_mode": "read",
+                                               "deadline": "2026-03-10"}, action="return")
     assert response.status_code == 302
     assert open_task_url(app, "linhai", "拟办")
 
@@ -268,10 +270,13 @@ def test_claim_unclaim_and_delegate(app: Flask, shipped: Docroute) -> None:
     assert 'class="taskname"' not in login(app, "zhouqiang").get("/").data.decode()
     leader.post(f"/tasks/{task_id}/unclaim")
     assert 'class="taskname"' in login(app, "zhouqiang").get("/").data.decode()
-    leader.post(f"/tasks/{task_id}/delegate", data={"to": "wangfang"})
+    leader.post(f"/tasks/{task_id}/delegate", data={"to": "wangfang"})  # not a candidate
     with shipped.session() as s:
-        assert s.get(Task, task_id).assignee == "wangfang"
-    assert "拟办" in login(app, "wangfang").get("/?scope=mine").data.decode()
+        assert s.get(Task, task_id).assignee is None
+    leader.post(f"/tasks/{task_id}/delegate", data={"to": "zhouqiang"})
+    with shipped.session() as s:
+        assert s.get(Task, task_id).assignee == "zhouqiang"
+    assert "拟办" in login(app, "zhouqiang").get("/?scope=mine").data.decode()
 
 
 def test_document_page_timeline_diagram_sheet_and_attachments(app: Flask) -> None:

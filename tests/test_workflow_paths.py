@@ -398,6 +398,12 @@ def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) 
 
 # --- outgoing (with the seal_use and archiving call activities) ---------------------------
 
+# What the org_authority operator answers (engine.orgchart) for the demo organisation.
+SUPERVISED = {"unit_head": "", "unit_leader": "wangfang", "principal": "chenming",
+              "signer": "wangfang", "signer_level": "unit_leader", "reason": "分管领导"}
+PRINCIPAL = {**SUPERVISED, "signer": "chenming", "signer_level": "principal",
+             "reason": "上行文"}
+
 DRAFT = {"title": "关于做好2026年国庆期间游客安全工作的通知", "doc_type": "通知",
          "drafting_department": "emergency_management", "number_prefix": "深鹏办",
          "principal_recipients": "各办事处，新区各部门", "classification": "none",
@@ -426,7 +432,8 @@ def outgoing_seal(case: Case, *, refuse: bool = False) -> None:
 
 def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
     case = Case(parser, "outgoing_document",
-                recorded=["深鹏办〔2026〕12号", "用印〔2026〕5号", "DP01-WS·2026-D30-ZHB-0001"])
+                recorded=[SUPERVISED, "深鹏办〔2026〕12号", "用印〔2026〕5号",
+                          "DP01-WS·2026-D30-ZHB-0001"])
     assert case.ready_ids() == ["draft"]
     assert case.assignment(case.ready()[0])[0] == "zhaolei"
     draft = {**DRAFT, "normative": True,
@@ -438,10 +445,12 @@ def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
     case.complete("draft", draft)
     case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
     assert case.ready_ids() == ["cosign", "cosign"]
-    case.complete("cosign", {"cosign_opinion": "同意"}, who="urban_management")
-    case.complete("cosign", {"cosign_opinion": "建议增加海岸线巡查"}, who="eco_enforcement")
-    assert case.data()["cosign_opinions"] == {"urban_management": "同意",
-                                              "eco_enforcement": "建议增加海岸线巡查"}
+    case.complete("cosign", {"cosign_opinion": "同意", "cosign_decision": "agree"},
+                  who="urban_management")
+    case.complete("cosign", {"cosign_opinion": "建议增加海岸线巡查", "cosign_decision": "agree"},
+                  who="eco_enforcement")
+    assert case.data()["cosign_decisions"] == {"urban_management": "agree",
+                                               "eco_enforcement": "agree"}
     case.complete("office_review", {"review_opinion": "文种不当", "decision": "return"})
     case.complete("draft", {**draft, "cosign_departments": []})
     case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
@@ -450,7 +459,7 @@ def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
     case.complete("legal_review", {"legal_opinion": "合法", "decision": "approve"})
     case.complete("leader_review", {"leader_opinion": "同意", "decision": "approve"})
     assert case.ready_ids() == ["sign_supervising"]
-    assert case.assignment(case.ready()[0])[1] == ["supervising_leaders"]
+    assert case.assignment(case.ready()[0])[0] == "wangfang"  # the leader in charge
     case.complete("sign_supervising", {"signer": "wangfang", "signed_on": "2026-03-04",
                                        "decision": "approve"})
     case.complete("recheck", {"recheck_opinion": "无误", "substantive_change": False})
@@ -463,16 +472,18 @@ def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
     run_archiving(case)
     assert case.finished()
     assert [r["service"] for r in case.scope.results] == [
-        "allocate_number", "register_seal_use", "assign_archive_code"]
-    assert case.scope.results[0]["params"] == {"prefix": "深鹏办"}
-    assert case.scope.results[1]["params"] == {"seal": "general_office", "copies": 30}
+        "org_authority", "allocate_number", "register_seal_use", "assign_archive_code"]
+    assert case.scope.results[0]["params"] == {"unit": "emergency_management"}
+    assert case.scope.results[1]["params"] == {"prefix": "深鹏办"}
+    assert case.scope.results[2]["params"] == {"seal": "general_office", "copies": 30}
 
 
 def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
     case = Case(parser, "outgoing_document",
-                recorded=["深鹏管〔2026〕3号", "用印〔2026〕6号", "DP01-WS·2026-Y-ZHB-0002"])
+                recorded=[PRINCIPAL, PRINCIPAL, "深鹏管〔2026〕3号", "用印〔2026〕6号",
+                          "DP01-WS·2026-Y-ZHB-0002"])
     draft = {**DRAFT, "doc_type": "请示", "title": "关于申请海岸带修复资金的请示",
-             "number_prefix": "深鹏管", "upward": True}
+             "number_prefix": "深鹏管"}
     case.complete("draft", draft)
     case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
     assert case.ready_ids() == ["office_review"]  # no co-signing
@@ -480,7 +491,7 @@ def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
     assert case.ready_ids() == ["leader_review"]  # not normative: no legality review
     case.complete("leader_review", {"leader_opinion": "同意", "decision": "approve"})
     assert case.ready_ids() == ["sign_principal"]
-    assert case.assignment(case.ready()[0])[1] == ["principal_leaders"]
+    assert case.assignment(case.ready()[0])[0] == "chenming"  # the principal leader
     case.complete("sign_principal", {"signer": "chenming", "signed_on": "2026-03-04",
                                      "decision": "return"})
     case.complete("draft", draft)

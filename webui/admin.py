@@ -241,6 +241,7 @@ def diff_process(key: str) -> Any:
 
 
 from . import (  # noqa: E402,F401  (routes)
+    admin_authority,
     admin_calendar,
     admin_cases,
     admin_forms,

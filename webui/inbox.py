@@ -104,7 +104,8 @@ def flash_engine_error(error: DocrouteError) -> None:
     if isinstance(error, Conflict | NotFound):
         flash(stale_task_message(), "error")
     elif isinstance(error, NotAllowed):
-        flash(_("You may not do this."), "error")
+        # The engine's refusal says which rule stopped it (separation of duties, authority).
+        flash(f'{_("You may not do this.")} {error}', "error")
     else:
         flash(str(error), "error")
 

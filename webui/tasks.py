@@ -21,6 +21,7 @@ from engine import (
     DocrouteError,
     FormInvalid,
     NotFound,
+    authority,
     clock,
     drafts,
     runtime,
@@ -31,7 +32,7 @@ from . import get_docroute
 from .auth import current_actor, staff_required
 from .documents import attachment_views, document_view
 from .formdata import friendly_errors, parse_form
-from .inbox import delegates, flash_engine_error, stale_task_message
+from .inbox import flash_engine_error, stale_task_message
 from .timeline import case_timeline, opinion_entries
 from .views import en_name, people_and_groups
 
@@ -58,11 +59,17 @@ def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
         "attachments": attachment_views(s, instance.document_id),
         "opinions": opinion_entries(case_timeline(s, instance)), "can_return": can_return,
         "other_decisions": other_decisions, "draft_saved_at": draft.saved_at if draft else None,
-        "delegates": delegates(s, actor, row.classification),
+        "delegates": _holders(s, actor, instance, row),
         "process_name": instance.definition.name, "now": clock.now(),
         "mine": row.assignee == actor.username,
         "assignee_name": people_and_groups(s).get(row.assignee or "", row.assignee),
     }
+
+
+def _holders(s: Session, actor: Actor, instance: Instance, row: Task) -> list[dict[str, str]]:
+    """Whom the task may be delegated to: those who may hold it (engine.authority)."""
+    return [{"username": u.username, "name": u.name, "title": u.title}
+            for u in authority.holders(s, instance, row) if u.username != actor.username]
 
 
 def _load(s: Session, actor: Actor, task_id: str) -> Task:

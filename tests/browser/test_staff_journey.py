@@ -180,16 +180,20 @@ def test_incoming_document_journey(browser: Any, site: Site, lang: str) -> None:
     assert "/tasks/" not in clerk.page.url  # the clerk has nothing more in this case
     clerk.close()
 
-    # 3. The office director proposes handling and, as supervising leader, instructs.
-    leader = Staff(browser, site, lang).login("linhai")
-    leader.shot("inbox")
-    leader.open_task(w["propose"])
-    leader.page.fill("[name=proposed_handling]", "建议送王芳、周强同志传阅。")
-    leader.page.check("input[name=handling_mode][value=read]")
-    leader.page.fill("[name=deadline]", "2026-12-10")
-    leader.page.check("input[name=instruction_group][value=supervising_leaders]")
-    leader.submit()
-    assert leader.page.locator("h1").inner_text() == w["instruct"]
+    # 3. The office director proposes handling; another supervising leader instructs
+    # (whoever proposed may not also instruct: separation of duties).
+    director = Staff(browser, site, lang).login("linhai")
+    director.shot("inbox")
+    director.open_task(w["propose"])
+    director.page.fill("[name=proposed_handling]", "建议送王芳、周强同志传阅。")
+    director.page.check("input[name=handling_mode][value=read]")
+    director.page.fill("[name=deadline]", "2026-12-10")
+    director.page.check("input[name=instruction_group][value=supervising_leaders]")
+    director.submit()
+    director.close()
+    leader = Staff(browser, site, lang).login("wangfang")
+    leader.page.locator("a.taskname", has_text=w["instruct"]).first.click()
+    leader.page.wait_for_selector("form.taskform")
     assert "建议送王芳、周强同志传阅。" in leader.page.locator(".opinions").inner_text()
     leader.page.fill("[name=instruction]", "请王芳、周强同志阅，抓好落实。")
     leader.shot("task-instruct")
