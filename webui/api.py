@@ -13,8 +13,8 @@ from flask import Blueprint, abort, g, jsonify, request
 from sqlalchemy.orm import Session
 
 from engine import Actor, NotAllowed, NotFound, definitions, forms, history, identity, runtime
-from engine.inbox import InboxFilter, list_tasks
 from engine.ids import MAX_ID
+from engine.inbox import InboxFilter, list_tasks
 from engine.models import Definition, Instance, Task
 
 from . import csrf, get_docroute

@@ -28,8 +28,8 @@ from engine.models import Document, Task
 
 from . import get_docroute
 from .auth import current_actor, staff_required
-from .safety import safe_next
 from .registration import startable_kinds
+from .safety import safe_next
 from .views import notification_api, people_and_groups
 
 bp = Blueprint("inbox", __name__)
