@@ -489,7 +489,10 @@ def task_form(session: Session, instance: Instance, row: Task) -> dict[str, Any]
         return dict(forms.EMPTY_FORM)
     version = (instance.form_versions or {}).get(row.form_key)
     form = forms.get(session, row.form_key, version)
-    return forms.resolve(session, form.schema, clearance=row.classification)
+    schema = forms.resolve(session, form.schema, clearance=row.classification)
+    if "seal" in (schema.get("properties") or {}):
+        schema = task_checks.narrow_seals(session, schema, task_data(session, row))
+    return schema
 
 
 def task_data(session: Session, row: Task) -> dict[str, Any]:

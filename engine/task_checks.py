@@ -161,7 +161,10 @@ def _seal_request(ctx: CheckContext) -> None:
         elif copies is not None and (_int(ctx.value("copies")) or 0) > copies:
             errors["copies"] = (f"用印份数超过核定的 {copies} 份 / more copies than the "
                                 f"{copies} approved")
-    found = orgchart.issuer_of_number(ctx.session, number) if number else None
+    # A seal on a document is its issuer's; other uses (certificates, letters) go to the
+    # director or a leader for approval instead.
+    found = orgchart.issuer_of_number(ctx.session, number) \
+        if number and ctx.value("signed_document") else None
     if found is not None and found.seals and seal not in found.seals:
         errors["seal"] = (f"{found.name}的文件只能加盖其印章 / a document of {found.name} takes "
                           f"its own seal ({', '.join(found.seals)}), not {seal}")
@@ -185,3 +188,22 @@ def _seal_stamp(ctx: CheckContext) -> None:
         raise FormInvalid({"stamped_copies": f"实际用印份数不能超过核定的 {approved} 份 / "
                                              f"more copies stamped than the {approved} "
                                              "approved"})
+
+
+def narrow_seals(session: Session, schema: dict[str, Any], data: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """Offer only the issuer's seals for a request on a numbered document.
+
+    The form then lists valid choices alone, so a client can fill it from the schema.
+    """
+    seal = (schema.get("properties") or {}).get("seal")
+    number = str(data.get("related_number") or data.get("doc_number") or "")
+    found = orgchart.issuer_of_number(session, number) if number else None
+    if not seal or not seal.get("enum") or found is None or not found.seals:
+        return schema
+    keep = [i for i, value in enumerate(seal["enum"]) if value in found.seals]
+    if keep:
+        for key in ("enum", "x-enum-labels", "x-enum-labels-en"):
+            if key in seal:
+                seal[key] = [seal[key][i] for i in keep]
+    return schema

@@ -458,8 +458,8 @@ def test_a_case_without_a_document_takes_the_classification_signed_for(office: O
     case_id = office.start("zhangli", "incoming_document")
     office.do("zhangli", case_id, "sign_for", {
         "received_at": "2026-03-02T09:30:00+08:00", "source_org": "深圳市国家保密局",
-        "copies": 1, "urgency": "", "classification": "secret"})
+        "copies": 1, "urgency": "", "classification": "confidential"})
     status = office.call("liuyang", "GET", f"/instances/{case_id}")
     assert status.status_code == 404  # a handler without clearance no longer sees it
     task = office.task(case_id, "register")
-    assert task.classification == identity.clearance_level("secret")
+    assert task.classification == identity.clearance_level("confidential")
