@@ -86,6 +86,7 @@ def _row_view(row: Task, numbers: dict[int, str | None],
     number = numbers.get(row.document_id) if row.document_id is not None else None
     return {"id": row.id, "name": row.name, "title": row.title, "doc_number": number,
             "process_key": row.process_key, "due_at": row.due_at, "urgency": row.urgency,
+            "due_provisional": row.due_provisional,
             "reminder_level": row.reminder_level, "assignee": row.assignee,
             "assignee_name": names.get(row.assignee or "", row.assignee),
             "group_names": "、".join(names.get(g, g) for g in row.candidate_groups or []),
