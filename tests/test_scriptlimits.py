@@ -14,7 +14,9 @@ from engine.definitions import SourceFile
 from engine.models import Instance
 from engine.scripting import RestrictedEnvironment, check_script
 
-ENV = RestrictedEnvironment(timeout_seconds=0.5)
+# Generous, so a loaded machine never turns a refusal into a time-out; the message
+# tells which of the two stopped the script.
+ENV = RestrictedEnvironment(timeout_seconds=2)
 
 
 def run(script: str, **data: Any) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def test_unbounded_c_calls_refused_quickly(script: str) -> None:
     started = time.monotonic()
     with pytest.raises(ScriptError, match=r"too large|numbers only"):
         run(script)
-    assert time.monotonic() - started < 1  # refused, not stopped by the 0.5 s limit
+    assert time.monotonic() - started < 2  # refused, not stopped by the time limit
 
 
 @pytest.mark.parametrize("script", [
