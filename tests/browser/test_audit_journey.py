@@ -174,8 +174,9 @@ def test_a_database_edit_shows_on_the_case_page_and_in_the_chain_check(
     with docroute.session() as s:
         report = audit.verify_chains(s)
     assert [str(p) for p in report.problems] == [
-        f"case {case_id}, event 4: edited: its content no longer matches its hash "
-        "(payload, actor, time, type or task was changed)"]
+        f"case {case_id}, event 4: edited: its content no longer matches its keyed hash "
+        "(payload, actor, time, type or task was changed, or the event was not written by "
+        "docroute)"]
     errors: list[str] = []
     page = new_page(browser, "zh", errors)
     login(page, url)
