@@ -61,6 +61,8 @@ USERS = [
     ("mali", "马丽", "档案员", ["general_office", "archivists"], "secret"),
     ("jiangli", "江丽", "保密员", ["general_office", "confidentiality_officers"], "secret"),
     ("dengyu", "邓宇", "机要员", ["general_office", "confidential_clerks"], "secret"),
+    # The secretariat's drafter: 拟稿 ≠ 处室负责人审核 ≠ 核稿 needs a third person.
+    ("xuwen", "许文", "秘书科科员", ["general_office", "handlers"], "confidential"),
     # One handler in every other unit, so work routed to any department has someone.
     ("qianjun", "钱军", "发财局承办人", ["dev_finance", "handlers"], "none"),
     ("fengtao", "冯涛", "经服局承办人", ["economic_services", "handlers"], "none"),

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import clock, definitions, demo, documents, identity, reminders, runtime
+from . import authority, clock, definitions, demo, documents, identity, reminders, runtime
 from .errors import DocrouteError
 from .identity import Actor
 from .models import Document, Instance, Task
@@ -106,9 +106,9 @@ DEMOS: list[Demo] = [
         "incoming_document", stop_at=("propose",), age=2),
     Demo("incoming", "zhangli", _incoming(
         "深圳市森林防火指挥部关于加强冬春季森林防火工作的通知", "深圳市森林防火指挥部",
-        "深森防〔2026〕7号", days_ago=14),
+        "深森防〔2026〕7号", days_ago=30),
         "incoming_document", stop_at=("instruct",),
-        data={"lead_department": "urban_management"}, age=14),
+        data={"lead_department": "urban_management"}, age=30),
     Demo("incoming", "zhangli", _incoming(
         "深圳市文化广电旅游体育局关于规范民宿经营管理的通知", "深圳市文化广电旅游体育局",
         "深文广旅体〔2026〕35号", days_ago=4),
@@ -129,32 +129,32 @@ DEMOS: list[Demo] = [
         classification_period="10年",
         note="涉密公文，正文经机要渠道传递，本系统仅登记目录。")),
     # --- outgoing -------------------------------------------------------------------------
-    Demo("outgoing", "zhouqiang", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区综合办公室关于做好国庆期间游客安全工作的通知", "通知", UNITS,
         urgency="特急", summary="国庆期间游客集中，请各单位落实景区限流、海上安全和交通疏导措施。"),
         "outgoing_document", stop_at=("office_review",), age=1),
-    Demo("outgoing", "zhouqiang", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区管理委员会关于大鹏所城文物保护修缮工程有关事项的请示", "请示",
         ["深圳市人民政府"], prefix="深鹏管", signer="陈明", direction="upward",
         summary="大鹏所城修缮工程涉及资金安排和审批事项，请市政府予以支持。")),
-    Demo("outgoing", "zhouqiang", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区综合办公室关于2026年第三季度湾长制工作情况的报告", "报告",
         ["深圳市人民政府办公厅"], signer="陈明",
         summary="第三季度湾长巡湾、入海河流整治和海漂垃圾清理情况。")),
-    Demo("outgoing", "wujing", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区综合办公室关于召开国际生物谷建设推进会的通知", "通知", UNITS,
         summary="定于下周三在新区管委会会议室召开国际生物谷坝光片区建设推进会。")),
-    Demo("outgoing", "wujing", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区综合办公室关于商请协助做好乐高乐园周边交通保障工作的函", "函",
         ["深圳市交通运输局"], prefix="深鹏办函", signer="林海",
         summary="商请协助做好乐高乐园开园期间周边道路交通组织和公交接驳。"),
         "outgoing_document", data={"retention": "定期10年"}),
-    Demo("outgoing", "wujing", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区管理委员会主任办公会议纪要（2026年第21期）", "纪要", UNITS, prefix="深鹏管",
         summary="研究大鹏所城保护修缮、民宿规范管理和台风灾后恢复等事项。")),
-    Demo("outgoing", "zhouqiang", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区综合办公室关于2026年第三季度督查督办工作情况的通报", "通报", UNITS)),
-    Demo("outgoing", "zhouqiang", _outgoing(
+    Demo("outgoing", "xuwen", _outgoing(
         "大鹏新区管理委员会关于促进民宿产业规范发展的实施意见", "意见", UNITS,
         prefix="深鹏管")),
     Demo("outgoing", "linhai", _outgoing(
@@ -162,11 +162,13 @@ DEMOS: list[Demo] = [
         signer="林海", classification="confidential", classification_period="5年",
         note="涉密公文，本系统仅登记目录。")),
     # --- other kinds ------------------------------------------------------------------------
+    # The seal for the signed letter above (深鹏办函〔2026〕1号, registered earlier in this list).
     Demo("seal", "zhouqiang", {
-        "title": "用印申请：关于做好国庆期间游客安全工作的通知", "seal": "general_office",
-        "copies": 30, "purpose": "发文用印", "basis": "已签发的发文稿纸",
+        "title": "用印申请：关于商请协助做好乐高乐园周边交通保障工作的函", "seal": "general_office",
+        "copies": 1, "purpose": "发文用印", "basis": "已签发的发文稿纸",
         "applicant_department": "general_office"},
         "seal_use", steps=1, data={"seal": "general_office", "signed_document": True,
+                                   "related_number": "深鹏办函〔2026〕1号", "copies": 1,
                                    "applicant_department": "general_office"}, age=9),
     Demo("proposal", "huangmin", {
         "title": "关于加强大鹏所城历史文化街区保护利用的建议", "lead_proposer": "李建华代表",
@@ -269,14 +271,14 @@ def form_data(schema: dict[str, Any], current: dict[str, Any],
 
 
 def _actor_for(session: Session, row: Task, users: dict[str, Actor]) -> Actor:
+    """Who does the step in the demo: its holder, else the first person the office's one
+    rule allows (engine.authority: candidates, clearance, separation of duties)."""
     if row.assignee and row.assignee in users:
         return users[row.assignee]
-    for username in sorted(users):
-        actor = users[username]
-        if actor.is_admin or actor.is_auditor:
-            continue
-        if set(row.candidate_groups or []) & actor.groups and actor.may_see(row.classification):
-            return actor
+    instance = session.get_one(Instance, row.instance_id)
+    allowed = authority.holders(session, instance, row)
+    if allowed:
+        return users[allowed[0].username]
     return users["admin"]
 
 
@@ -353,7 +355,9 @@ def _seed_one(app: Docroute, item: Demo, users: dict[str, Actor]) -> None:
         where = drive(app, case_id, users, stop_at=item.stop_at, steps=item.steps,
                       overrides=item.data)
     except DocrouteError as error:
-        print(f"demo: the {item.process} case of document {doc_id} stopped: {error}")
+        details = getattr(error, "errors", None)
+        print(f"demo: the {item.process} case of document {doc_id} stopped: {error}"
+              + (f" {details}" if details else ""))
         return
     if where.startswith("incident") or where == "step limit":
         print(f"demo: the {item.process} case {case_id} stopped early ({where})")

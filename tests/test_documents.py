@@ -264,7 +264,7 @@ def test_case_flows_into_document(docroute: Docroute, people: dict[str, Actor]) 
         assert [c.id for c in documents.cases_of(s, admin, doc_id)] == [case_id]
         row = _open_task(s, case_id)
     with docroute.session() as s:
-        runtime.complete(s, row, admin, {"signer": "陈明", "retention": "定期30年",
+        runtime.complete(s, row, people["boss"], {"signer": "陈明", "retention": "定期30年",
                                          "title": OUTGOING["title"] + "（修订）"})
     with docroute.session() as s:
         doc = s.get(Document, doc_id)

@@ -157,9 +157,9 @@ def test_administrative_actions_verify(docroute: Docroute, ready, manual_clock) 
         admin.resume(s, ready["admin"], case_id, "恢复办理")
     (row,) = open_tasks(docroute, case_id)
     with docroute.session() as s:
-        admin.reassign(s, ready["admin"], row.id, "人员调整", "rev2")
+        admin.reassign(s, ready["admin"], row.id, "人员调整", None)  # back to the clerks
     manual_clock.advance(minutes=3)
-    complete(docroute, case_id, ready["admin"], DRAFT)
+    complete(docroute, case_id, ready["clerk"], DRAFT)
     assert verified(docroute, case_id).ok
     with docroute.session() as s:
         admin.terminate(s, ready["admin"], case_id, "来文撤回")

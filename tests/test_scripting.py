@@ -158,11 +158,12 @@ def test_a_script_may_delete_its_own_variables() -> None:
 
 FLAKY = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
                   id="defs" targetNamespace="http://docroute.example/test">
   <bpmn:process id="flaky" name="Flaky" isExecutable="true">
     <bpmn:startEvent id="start"/>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fill"/>
-    <bpmn:userTask id="fill" name="Fill"/>
+    <bpmn:userTask id="fill" name="Fill" camunda:candidateGroups="clerks"/>
     <bpmn:sequenceFlow id="f2" sourceRef="fill" targetRef="calc"/>
     <bpmn:scriptTask id="calc" name="计算">
       <bpmn:script>result = 1
@@ -171,7 +172,7 @@ if now() &lt; parse_datetime(not_before):
 result = 2</bpmn:script>
     </bpmn:scriptTask>
     <bpmn:sequenceFlow id="f3" sourceRef="calc" targetRef="after"/>
-    <bpmn:userTask id="after" name="After"/>
+    <bpmn:userTask id="after" name="After" camunda:candidateGroups="clerks"/>
     <bpmn:sequenceFlow id="f4" sourceRef="after" targetRef="end"/>
     <bpmn:endEvent id="end"/>
   </bpmn:process>
@@ -199,7 +200,7 @@ def test_failing_script_becomes_incident_and_retry_runs_it(
                                      {"not_before": "2026-03-03T01:00:00+00:00"}).id
     with docroute.session() as s:
         [fill] = s.scalars(select(Task).where(Task.instance_id == case_id))
-        runtime.complete(s, fill.id, admin, {})
+        runtime.complete(s, fill.id, people["clerk"], {})
     before = _snapshot(docroute, case_id)
     status, incident, _, _, tasks, events = before
     assert status == "error"
@@ -230,7 +231,7 @@ def test_failing_script_becomes_incident_and_retry_runs_it(
     with docroute.session() as s:
         [after] = s.scalars(select(Task).where(Task.instance_id == case_id))
         assert runtime.task_data(s, after)["result"] == 2
-        runtime.complete(s, after.id, admin, {})
+        runtime.complete(s, after.id, people["clerk"], {})
     with docroute.session() as s:
         assert s.get(Instance, case_id).status == "completed"
 
