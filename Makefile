@@ -10,6 +10,7 @@ run: setup
 	.venv/bin/docroute serve --host 127.0.0.1 --port 5000
 
 test: setup browser-deps
+	.venv/bin/mypy engine webui
 	DOCROUTE_TEST_POSTGRES_URL=$${DOCROUTE_TEST_POSTGRES_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres} \
 		.venv/bin/pytest -q -n 2 --dist loadfile --durations=25
 

@@ -415,9 +415,10 @@ def deploy(
             })
     for item in checked:
         for process in item.processes:
-            definition = stored.get(process.key)
-            if definition is None or definition.dependencies:
+            found = stored.get(process.key)
+            if found is None or found.dependencies:
                 continue
+            definition = found
             deps = {}
             for called in sorted(process.calls):
                 target = stored.get(called) or latest(session, called)

@@ -166,7 +166,8 @@ def get(session: Session, key: str, version: int | None) -> Form:
 
 
 def exists(session: Session, key: str) -> bool:
-    return session.scalar(select(func.count()).select_from(Form).where(Form.key == key)) > 0
+    return (session.scalar(select(func.count()).select_from(Form).where(Form.key == key))
+            or 0) > 0
 
 
 def latest_versions(session: Session, keys: Iterable[str]) -> dict[str, int]:
@@ -220,12 +221,12 @@ def _choices(session: Session, source: str, clearance: int = 0
     if kind in ("staff", "users"):
         # A person chosen here is given work: administrators and auditors hold no tasks
         # unless they belong to a unit or role, and nobody below the document's level.
-        query = (select(User).where(User.active.is_(True), User.clearance >= clearance,
-                                    User.groups.any(Group.active.is_(True)))
-                 .order_by(User.username))
+        people = (select(User).where(User.active.is_(True), User.clearance >= clearance,
+                                     User.groups.any(Group.active.is_(True)))
+                  .order_by(User.username))
         if arg:
-            query = query.where(User.groups.any(Group.key == arg))
-        return [(u.username, u.name, u.name) for u in session.scalars(query)]
+            people = people.where(User.groups.any(Group.key == arg))
+        return [(u.username, u.name, u.name) for u in session.scalars(people)]
     query = select(Group).where(Group.active.is_(True)).order_by(Group.key)
     if kind == "departments":
         query = query.where(Group.kind == "department")

@@ -497,7 +497,7 @@ def task_form(session: Session, instance: Instance, row: Task) -> dict[str, Any]
 
 def task_data(session: Session, row: Task) -> dict[str, Any]:
     """The data a task's form opens with: the case's data, less other steps' free text."""
-    instance = session.get(Instance, row.instance_id)
+    instance = session.get_one(Instance, row.instance_id)
     workflow = _peek(session, instance)
     task = _spiff_task(workflow, row.id)
     data = forms.json_safe(dict(task.data)) if task is not None else {}

@@ -85,7 +85,8 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
-        node = super().visit_Call(node)  # RestrictedPython's own checks and _apply_ first
+        visited: Any = super().visit_Call(node)  # RestrictedPython's own checks first
+        node = visited
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
                 and node.func.id in _CALL_GUARDS:
             node.func = ast.copy_location(

@@ -212,7 +212,7 @@ def get_task(task_id: str) -> Any:
     actor = _actor()
     with get_docroute().session() as s:
         row = runtime.get_task_row(s, task_id, actor)
-        instance = s.get(Instance, row.instance_id)
+        instance = s.get_one(Instance, row.instance_id)
         body = task_json(row)
         body["form"] = runtime.task_form(s, instance, row)
         body["data"] = runtime.task_data(s, row)

@@ -192,7 +192,7 @@ def case(instance_id: int) -> Any:
         names = user_names(s)
         check = audit.verify_case(s, instance_id, checkpoints.pins_for(
             s, history.case_chain(instance_id))) if request.args.get("verify") else None
-        cache: dict[str, Any] = {"english": is_english()}
+        cache: dict[Any, Any] = {"english": is_english()}
         rows = [_event_row(e, names, cache) for e in events]
         context = {"instance": instance, "definition": instance.definition,
                    "document": instance.document, "rows": rows, "check": check,
@@ -210,7 +210,7 @@ def _short_time(value: datetime, english: bool) -> str:
     return f"{local.month}月{local.day}日 {local:%H:%M}"
 
 
-def _event_row(event: Any, names: dict[str, str], cache: dict[str, Any]) -> dict[str, Any]:
+def _event_row(event: Any, names: dict[str, str], cache: dict[Any, Any]) -> dict[str, Any]:
     """One history line; ``cache`` keeps translated names and labels for the request."""
     payload = json.loads(event.payload)
     step = event.task_name or ""
@@ -272,7 +272,7 @@ def frames(instance_id: int) -> Any:
             result = replay.replay(s, instance_id, events=rows)
             names = user_names(s)
             used = sorted({f.definition_id for f in result.frames})
-            xml = {str(d): s.get(Definition, d).xml for d in used}
+            xml = {str(d): s.get_one(Definition, d).xml for d in used}
             body = {
                 "instance_id": instance_id, "events": result.events, "error": result.error,
                 "unknown_types": result.unknown_types, "definitions": xml,

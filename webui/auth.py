@@ -43,7 +43,7 @@ def _load_actor() -> Any:
     if user_id is not None:
         with get_docroute().session() as s:
             user = s.get(identity.User, user_id)
-            if identity.session_valid(user, session.get("epoch")):
+            if user is not None and identity.session_valid(user, session.get("epoch")):
                 g.actor = Actor.of(user)
                 g.user_locale = user.locale
             else:

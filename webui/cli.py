@@ -213,7 +213,7 @@ def users_password(name: str, password: str) -> None:
 def users_list(as_json: bool) -> None:
     """List users."""
     with _docroute().session() as session:
-        rows = [{"username": u.username, "name": u.name,
+        rows: list[dict[str, Any]] = [{"username": u.username, "name": u.name,
                  "groups": [g.key for g in u.groups],
                  "clearance": identity.clearance_name(u.clearance), "admin": u.is_admin,
                  "auditor": u.is_auditor, "active": u.active}
@@ -258,10 +258,11 @@ def definitions_list(as_json: bool) -> None:
     from engine import definitions as defs
 
     with _docroute().session() as session:
-        rows = [{"key": d.key, "version": d.version, "name": d.name, "sha256": d.sha256,
-                 "deployed_at": d.deployed_at.isoformat(), "deployed_by": d.deployed_by,
-                 "running": n}
-                for d, n in defs.list_all(session)]
+        rows: list[dict[str, Any]] = [
+            {"key": d.key, "version": d.version, "name": d.name, "sha256": d.sha256,
+             "deployed_at": d.deployed_at.isoformat(), "deployed_by": d.deployed_by,
+             "running": n}
+            for d, n in defs.list_all(session)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -297,7 +298,7 @@ def token_list(name: str, as_json: bool) -> None:
     """List the user NAME's tokens: id, name, status, created, expires, last used."""
     try:
         with _docroute().session() as session:
-            rows = [{"id": t.id, "name": t.name, "status": t.status,
+            rows: list[dict[str, Any]] = [{"id": t.id, "name": t.name, "status": t.status,
                      "created_at": t.created_at.isoformat(),
                      "expires_at": t.expires_at.isoformat() if t.expires_at else None,
                      "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None}

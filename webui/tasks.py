@@ -49,7 +49,7 @@ def decision_options(schema: dict[str, Any]) -> tuple[bool, list[Any]]:
 
 def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
           errors: dict[str, str]) -> dict[str, Any]:
-    instance = s.get(Instance, row.instance_id)
+    instance = s.get_one(Instance, row.instance_id)
     schema = runtime.task_form(s, instance, row)
     can_return, other_decisions = decision_options(schema)
     draft = drafts.get(s, actor, row.id)
@@ -100,7 +100,7 @@ def submit(task_id: str) -> Any:
     try:
         with get_docroute().session() as s:
             row = _load(s, actor, task_id)
-            instance = s.get(Instance, row.instance_id)
+            instance = s.get_one(Instance, row.instance_id)
             schema = runtime.task_form(s, instance, row)
             data = parse_form(schema, request.form)
             if action == "return":

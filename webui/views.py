@@ -124,10 +124,11 @@ def office_time(value: datetime | str | None, fmt: str = "medium") -> str:
     if value in (None, ""):
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return text
     if value.tzinfo is None:
         value = value.replace(tzinfo=clock.UTC)
     if fmt == "short":
@@ -143,10 +144,11 @@ def office_date(value: date | datetime | str | None, fmt: str = "medium") -> str
     if value in (None, ""):
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = date.fromisoformat(value[:10])
+            value = date.fromisoformat(text[:10])
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         value = value.astimezone(clock.OFFICE_TZ).date()
     return dates.format_date(value, fmt, locale=_locale())
