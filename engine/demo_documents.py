@@ -289,9 +289,12 @@ def _open_tasks(session: Session, instance_id: int) -> list[Task]:
 
 def drive(app: Docroute, instance_id: int, users: dict[str, Actor], *,
           stop_at: tuple[str, ...] = (), steps: int = 0,
-          overrides: dict[str, Any] | None = None) -> str:
+          overrides: dict[str, Any] | None = None, keep_people: bool = False) -> str:
     """Complete tasks of a case as the users who would, until it waits at ``stop_at``,
-    ``steps`` tasks are done, or it ends. Returns where it stopped."""
+    ``steps`` tasks are done, or it ends. Returns where it stopped.
+
+    A person field becomes whoever completes the task, unless ``keep_people``: then it
+    keeps the case's value (a leader to report to, a chair)."""
     for done in range(MAX_STEPS):
         with app.session() as s:
             tasks = _open_tasks(s, instance_id)
@@ -304,7 +307,7 @@ def drive(app: Docroute, instance_id: int, users: dict[str, Actor], *,
             actor = _actor_for(s, row, users)
             schema = runtime.task_form(s, s.get_one(Instance, instance_id), row)
             data = form_data(schema, runtime.task_data(s, row), overrides or {},
-                             actor.username)
+                             "" if keep_people else actor.username)
             task_id = row.id
         with app.session() as s:
             runtime.complete(s, task_id, actor, data)

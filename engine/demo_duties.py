@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from . import definitions, demo, links, runtime
-from .demo_documents import MAX_STEPS, _actor_for, _day, _moment, _open_tasks, _users, form_data
+from .demo_documents import _day, _moment, _users, drive
 from .errors import DocrouteError
 from .identity import Actor
 from .models import CaseLink, Definition, Instance
@@ -107,36 +107,12 @@ def seed_duties(app: Docroute) -> None:
     _follow_up_an_instruction(app, users)
 
 
-def drive(app: Docroute, instance_id: int, users: dict[str, Actor], *,
-          stop_at: tuple[str, ...] = (), overrides: dict[str, Any] | None = None) -> str:
-    """As ``demo_documents.drive``, but a person field (a leader to report to, a chair)
-    keeps the case's value instead of becoming whoever completes the task."""
-    for _ in range(MAX_STEPS):
-        with app.session() as s:
-            tasks = _open_tasks(s, instance_id)
-            if not tasks:
-                return "finished"
-            if any(t.spec in stop_at for t in tasks):
-                return ", ".join(t.spec for t in tasks)
-            row = tasks[0]
-            actor = _actor_for(s, row, users)
-            schema = runtime.task_form(s, s.get_one(Instance, instance_id), row)
-            data = form_data(schema, runtime.task_data(s, row), overrides or {})
-            task_id = row.id
-        with app.session() as s:
-            runtime.complete(s, task_id, actor, data)
-        with app.session() as s:
-            instance = s.get_one(Instance, instance_id)
-            if instance.status == "error":
-                return f"incident: {instance.incident}"
-    return "step limit"
-
-
 def _seed_case(app: Docroute, case: DutyCase, users: dict[str, Actor]) -> None:
     try:
         with app.session() as s:
             case_id = runtime.start_case(s, users[case.starter], case.process, case.start).id
-        where = drive(app, case_id, users, stop_at=case.stop_at, overrides=case.data)
+        where = drive(app, case_id, users, stop_at=case.stop_at, overrides=case.data,
+                      keep_people=True)
     except DocrouteError as error:
         print(f"demo: the {case.process} case stopped: {error}")
         return
@@ -147,7 +123,7 @@ def _seed_case(app: Docroute, case: DutyCase, users: dict[str, Actor]) -> None:
         opened = list(s.scalars(select(CaseLink.target_id)
                                 .where(CaseLink.source_id == case_id)))
     for follow_up in opened:  # a meeting's decision: taken as far as handling
-        drive(app, follow_up, users, stop_at=("handle",))
+        drive(app, follow_up, users, stop_at=("handle",), keep_people=True)
 
 
 def _follow_up_an_instruction(app: Docroute, users: dict[str, Actor]) -> None:
@@ -162,7 +138,7 @@ def _follow_up_an_instruction(app: Docroute, users: dict[str, Actor]) -> None:
     try:
         with app.session() as s:
             follow_up = links.supervise_instruction(s, users["huangmin"], chosen).id
-        drive(app, follow_up, users, stop_at=("handle",))
+        drive(app, follow_up, users, stop_at=("handle",), keep_people=True)
     except DocrouteError as error:
         print(f"demo: the follow-up of case {chosen} stopped: {error}")
 
