@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from engine import Docroute, Settings, clock, db, identity, runtime
 from engine.models import Base
@@ -69,6 +70,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
+
+
+@pytest.fixture(params=BACKENDS)
+def session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A never-committed session with an empty calendar table: in-memory SQLite, or the
+    run's PostgreSQL test database (for the calendar tests, which need no app)."""
+    from sqlalchemy import delete
+
+    from engine.models import CalendarDay
+
+    if request.param == "sqlite":
+        engine = db.make_engine("sqlite://")
+        Base.metadata.create_all(engine)
+    else:
+        engine = db.make_engine(request.getfixturevalue("postgres_database"))
+    with Session(engine) as s:
+        s.execute(delete(CalendarDay))
+        yield s
+        s.rollback()
+    engine.dispose()
 
 
 @pytest.fixture

@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from engine import calendar_calls, clock, db, workcalendar
-from engine.models import Base, CalendarDay
+from engine import calendar_calls, clock, workcalendar
 from engine.workcalendar import (
     OFFICIAL,
     PROVISIONAL,
@@ -114,21 +112,6 @@ def test_substitute_moves_dates_in_every_form() -> None:
         "utc": "2027-01-15T15:59:59+00:00", "day": D("2027-01-15"),
         "other": "2027-01-19", "text": "2027-01-18 is the day", "list": ["2027-01-15"],
     }
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request: pytest.FixtureRequest) -> Iterator[Session]:
-    """A never-committed session on SQLite or the run's PostgreSQL test database."""
-    if request.param == "sqlite":
-        engine = db.make_engine("sqlite://")
-        Base.metadata.create_all(engine)
-    else:
-        engine = db.make_engine(request.getfixturevalue("postgres_database"))
-    with Session(engine) as s:
-        s.execute(delete(CalendarDay))
-        yield s
-        s.rollback()
-    engine.dispose()
 
 
 def test_status_and_warning(session: Session) -> None:

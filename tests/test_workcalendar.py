@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import db, workcalendar
+from engine import workcalendar
 from engine.errors import DocrouteError
-from engine.models import Base, CalendarDay
+from engine.models import CalendarDay
 from engine.scripting import RestrictedEnvironment
 from engine.workcalendar import (
     CalendarInvalid,
@@ -36,22 +36,6 @@ def _builtin_active() -> Iterator[None]:
 @pytest.fixture
 def cal() -> WorkCalendar:
     return builtin_calendar()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def session(request: pytest.FixtureRequest) -> Iterator[Session]:
-    """A session on in-memory SQLite, or on the run's PostgreSQL test database (see
-    conftest.py: skipped without DOCROUTE_TEST_POSTGRES_URL). Never committed."""
-    if request.param == "sqlite":
-        engine = db.make_engine("sqlite://")
-        Base.metadata.create_all(engine)
-    else:
-        engine = db.make_engine(request.getfixturevalue("postgres_database"))
-    with Session(engine) as s:
-        s.execute(delete(CalendarDay))
-        yield s
-        s.rollback()
-    engine.dispose()
 
 
 def full_year(year: int, cal: WorkCalendar | None = None) -> dict[date, tuple[bool, str]]:
