@@ -30,9 +30,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from engine import Docroute, Settings, audit, clock, history, identity, replay, runtime  # noqa: E402
+from engine import Docroute, Settings, clock, history, runtime  # noqa: E402
 from engine.definitions import SourceFile  # noqa: E402
+from engine.history import (  # noqa: E402
+    audit,
+    replay,
+)
 from engine.models import Definition, Event, Instance, Task  # noqa: E402
+from engine.org import identity  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 

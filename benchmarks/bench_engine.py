@@ -45,9 +45,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, create_engine, select, text, update
 from sqlalchemy.engine import make_url
 
-from engine import Docroute, Settings, db, identity, runtime
+from engine import Docroute, Settings, db, runtime
 from engine.definitions import SourceFile
 from engine.models import Instance, Task
+from engine.org import identity
 
 NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
       'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"')

@@ -35,9 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import database, floor, machine
 from sqlalchemy import insert, text
 
-from engine import Docroute, Settings, db, identity
-from engine.inbox import InboxFilter, count_query, list_query
+from engine import Docroute, Settings, db
 from engine.models import Document, Instance, Task, TaskGroup
+from engine.org import identity
+from engine.queries.inbox import InboxFilter, count_query, list_query
 
 GROUPS = 100
 MEMBER_GROUP = 7  # the benchmark user's group
@@ -151,7 +152,7 @@ def explain(app: Docroute, actor: identity.Actor, scope: str) -> list[str]:
 def engine_queries(app: Docroute, actor: identity.Actor, reps: int
                    ) -> dict[str, tuple[float, float]]:
     """The inbox's own queries without HTTP: a list of 100 and the tab counts."""
-    from engine.inbox import count_scopes, list_tasks
+    from engine.queries.inbox import count_scopes, list_tasks
 
     results: dict[str, tuple[float, float]] = {}
     for scope in ("all", "group"):

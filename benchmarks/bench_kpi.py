@@ -2,7 +2,7 @@
 
 Bulk-inserts synthetic cases of the shipped processes (a started event, a few completed
 steps, an end marker for most; units, deadlines, result codes and satisfaction spread
-over them), then times ``engine.kpi.report`` for the whole year, one unit, the
+over them), then times ``engine.queries.kpi.report`` for the whole year, one unit, the
 drill-down of one figure, and the disclosure annual report.
 
 usage: .venv/bin/python benchmarks/bench_kpi.py [--cases 100000] [--database-url URL]
@@ -24,8 +24,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from engine import Docroute, Settings, clock, identity, kpi  # noqa: E402
+from engine import Docroute, Settings, clock  # noqa: E402
 from engine.models import Deadline, Definition, Event, Instance  # noqa: E402
+from engine.org import identity  # noqa: E402
+from engine.queries import kpi  # noqa: E402
 
 UNITS = ["emergency_management", "urban_management", "dev_finance", "social_affairs",
          "housing_construction", "economic_services", "dapeng_office", "nanao_office"]

@@ -45,9 +45,10 @@ from bench_engine import FIVE, database
 from bench_timers import UNTIL_BPMN
 from sqlalchemy import func, select
 
-from engine import Docroute, Settings, identity
+from engine import Docroute, Settings
 from engine.definitions import SourceFile
 from engine.models import Event, Instance, Task, Timer
+from engine.org import identity
 
 PYTHON = sys.executable
 

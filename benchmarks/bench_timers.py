@@ -37,9 +37,11 @@ from typing import Any
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
-from engine import Docroute, Settings, clock, db, identity, runtime, timers
+from engine import Docroute, Settings, clock, db, runtime
 from engine.definitions import SourceFile
 from engine.models import Definition, Event, Instance, Timer
+from engine.org import identity
+from engine.runtime import timers
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -88,7 +88,7 @@ class Group(Base):
     name_en: Mapped[str] = mapped_column(String(128), default="")
     kind: Mapped[str] = mapped_column(String(16), default="department")  # department | role
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # The organisation model (engine.orgchart): a unit's head, deputy heads and the leader
+    # The organisation model (engine.org.orgchart): a unit's head, deputy heads and the leader
     # in charge of it (分管领导), by username; empty for roles.
     head: Mapped[str] = mapped_column(String(64), default="")
     deputies: Mapped[list] = mapped_column(JSON, default=list)
@@ -172,7 +172,7 @@ class Document(Base):
     department: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(32), default="open")
     # Who set the current classification (定密), so they may change it; "" means the
-    # registrar (created_by). Written by engine.classification (migration 0007).
+    # registrar (created_by). Written by engine.registry.classification (migration 0007).
     classified_by: Mapped[str] = mapped_column(String(64), default="")
     # Every other field of the document's kind (DOMAIN.md §1.2 and §2).
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -284,7 +284,7 @@ class Task(Base):
     assignee: Mapped[str | None] = mapped_column(String(64), nullable=True)
     candidate_groups: Mapped[list] = mapped_column(JSON, default=list)
     # The person the diagram named (camunda:assignee), kept when someone claims or is
-    # delegated the task, so engine.authority can tell who may hold it.
+    # delegated the task, so engine.org.authority can tell who may hold it.
     designated: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Which send-back options / data the task offers is read from the diagram at render time.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -503,7 +503,7 @@ class MailOutbox(Base):
 class CaseLink(Base):
     """One case gave rise to another: a meeting decision or a leader's 批示 to its 督办 case.
 
-    Read both ways (engine.links), so each case's page lists the other. Migration 0011.
+    Read both ways (engine.registry.links), so each case's page lists the other. Migration 0011.
     """
 
     __tablename__ = "case_links"

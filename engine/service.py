@@ -13,13 +13,24 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from . import db, definitions, forms, history, identity, keys, runtime, scripting, workcalendar
+from engine.deadlines import workcalendar
+from engine.definitions import deployment as definitions
+from engine.definitions import forms, scripting
+from engine.definitions.deployment import DeployResult, SourceFile
+from engine.history import chain as history
+from engine.history import keys
+from engine.org import identity
+from engine.runtime import cases as runtime
+
+from . import db
 from .config import Settings
-from .definitions import DeployResult, SourceFile
 
 
 class Docroute:
     def __init__(self, settings: Settings):
+        from engine import wiring  # the composition root imports every package
+
+        wiring.install()
         self.settings = settings
         if settings.database_url == "" or settings.database_url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)

@@ -19,8 +19,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from engine import Docroute, Settings, clock, db, identity, runtime
+from engine import Docroute, Settings, clock, db, runtime
 from engine.models import Base
+from engine.org import identity
 
 DATA = Path(__file__).parent / "data"
 POSTGRES_URL = os.environ.get("DOCROUTE_TEST_POSTGRES_URL", "")

@@ -13,9 +13,11 @@ from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import Docroute, Settings, admin, identity, organisation, passwords, tokens
+from engine import Docroute, Settings
 from engine.clock import ManualClock
-from engine.identity import Actor
+from engine.org import identity, organisation, passwords, tokens
+from engine.org.identity import Actor
+from engine.runtime import admin
 from webui import create_app
 from webui.cli import main
 

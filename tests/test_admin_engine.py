@@ -8,22 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import (
-    Conflict,
-    Docroute,
-    DocrouteError,
-    NotAllowed,
-    admin,
-    history,
-    organisation,
-    replay,
-    runtime,
-)
-from engine.admin import MigrationRefused
+from engine import Conflict, Docroute, DocrouteError, NotAllowed, history, runtime
 from engine.definitions import SourceFile
-from engine.diff import diff_xml
-from engine.identity import Actor
+from engine.definitions.diff import diff_xml
+from engine.history import replay
 from engine.models import Event, Instance, Task, User
+from engine.org import organisation
+from engine.org.identity import Actor
+from engine.runtime import admin
+from engine.runtime.admin import MigrationRefused
 
 REVIEW = (Path(__file__).parent / "data" / "workflows" / "review.bpmn").read_text()
 
@@ -303,7 +296,7 @@ def test_diff_names_what_changed() -> None:
 
 def test_a_reminder_in_the_history_does_not_stop_a_migration(docroute: Docroute, ready,
                                                             manual_clock) -> None:
-    from engine import reminders
+    from engine.deadlines import reminders
 
     case_id = start(docroute, ready["clerk"], "提醒过的案件")
     complete_only(docroute, case_id, ready["clerk"], {"title": "提醒过的案件"})

@@ -15,9 +15,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Docroute, identity, runtime, workcalendar
-from engine.identity import Actor
+from engine import Docroute, runtime
+from engine.deadlines import workcalendar
 from engine.models import Definition, Event, Instance, Task, User
+from engine.org import identity
+from engine.org.identity import Actor
 from webui import create_app
 
 REVIEW = (Path(__file__).parent / "data" / "workflows" / "review.bpmn").read_text()
@@ -195,7 +197,7 @@ def test_form_editor_checks_previews_and_versions(app: Flask, docroute: Docroute
         "csrf_token": token, "schema": json.dumps(schema, ensure_ascii=False),
         "action": "save"})
     assert saved.status_code == 302
-    from engine import forms
+    from engine.definitions import forms
 
     with docroute.session() as s:
         assert forms.latest(s, "review").version == 2

@@ -13,10 +13,11 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from engine import Docroute, identity
+from engine import Docroute
 from engine.clock import now
 from engine.definitions import SourceFile
 from engine.models import Document, Task
+from engine.org import identity
 
 DATA = Path(__file__).parent / "data"
 REVIEW = DATA / "workflows" / "review.bpmn"

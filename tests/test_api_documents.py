@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import Docroute, identity, runtime
+from engine import Docroute, runtime
 from engine.definitions import SourceFile
-from engine.identity import Actor
+from engine.org import identity
+from engine.org.identity import Actor
 from webui import create_app
 from webui.openapi import OPENAPI
 
@@ -101,7 +102,7 @@ def test_clearance_is_404_everywhere(client: FlaskClient, tokens: dict) -> None:
                           data={"file": (io.BytesIO(PDF), "x.pdf")})
     assert refused.status_code == 404
     assert client.get("/api/v1/documents", headers=tokens["clerk"]).get_json() == []
-    # Cleared but not involved: as unknown as to the uncleared (engine.access).
+    # Cleared but not involved: as unknown as to the uncleared (engine.org.access).
     assert client.get("/api/v1/documents", headers=tokens["boss"]).get_json() == []
     assert client.get(url, headers=tokens["boss"]).status_code == 404
     assert [d["id"] for d in client.get("/api/v1/documents",

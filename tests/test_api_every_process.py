@@ -18,7 +18,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import Docroute, Settings, clock, demo, identity, timers
+from engine import Docroute, Settings, clock, demo
+from engine.org import identity
+from engine.runtime import timers
 
 MAX_STEPS = 120
 MAX_IDLE_DAYS = 200

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import Docroute, NotFound, attachments, documents
-from engine.attachments import AttachmentRefused, AttachmentTooLarge, Limits
-from engine.identity import Actor
+from engine import Docroute, NotFound
 from engine.models import Blob
+from engine.org.identity import Actor
+from engine.registry import attachments, documents
+from engine.registry.attachments import AttachmentRefused, AttachmentTooLarge, Limits
 
 PDF = b"%PDF-1.7\n" + b"0" * 2000 + b"\n%%EOF\n"
 

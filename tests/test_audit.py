@@ -14,11 +14,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from engine import Docroute, audit, history, runtime
-from engine.audit import CaseSearch
+from engine import Docroute, history, runtime
 from engine.definitions import SourceFile
-from engine.identity import Actor
+from engine.history import audit
+from engine.history.audit import CaseSearch
 from engine.models import Event, Instance, Task
+from engine.org.identity import Actor
 from webui.cli import main as cli
 
 WORKFLOWS = Path(__file__).parent / "data" / "workflows"
@@ -214,7 +215,7 @@ SESSION_ONLY = {"auth.login", "auth.logout", "auth.set_language",
 
 
 def _auditor_client(docroute: Docroute, people: dict[str, Actor]) -> tuple[object, object]:
-    from engine import identity
+    from engine.org import identity
     from webui import create_app
 
     with docroute.session() as s:
@@ -238,7 +239,7 @@ def _sample_url(rule: object) -> str:
 
 def test_every_write_route_refuses_an_auditor(docroute: Docroute, cases: list[int],
                                               people: dict[str, Actor]) -> None:
-    from engine import identity
+    from engine.org import identity
 
     app, client = _auditor_client(docroute, people)
     with docroute.session() as s:
@@ -323,7 +324,7 @@ def test_verifying_every_chain_does_not_block_writers(docroute: Docroute,
                                                       cases: list[int]) -> None:
     import time
 
-    from engine import identity
+    from engine.org import identity
 
     with audit.reading(docroute) as reader:
         stream = reader.execute(select(Event.chain, Event.seq).order_by(Event.chain, Event.seq)

@@ -17,8 +17,9 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import URL, create_engine, make_url, select, text
 
-from engine import Docroute, NotAllowed, Settings, clock, demo, identity, orgchart, runtime
+from engine import Docroute, NotAllowed, Settings, clock, demo, runtime
 from engine.models import Event, Task
+from engine.org import identity, orgchart
 
 DRAFT = {"title": "关于做好国庆期间游客安全工作的通知", "doc_type": "通知",
          "drafting_department": "emergency_management", "number_prefix": "深鹏办",
@@ -316,7 +317,7 @@ def test_the_administrator_cannot_reassign_a_review_to_the_drafter(office: Offic
     office.do("wujing", case_id, "draft", {**DRAFT, "drafting_department": "general_office"})
     task = office.task(case_id, "section_review")
     with office.app.session() as s:
-        from engine import admin
+        from engine.runtime import admin
 
         actor = identity.Actor.of(identity.get_user(s, "admin"))
         with pytest.raises(NotAllowed) as refused:

@@ -16,19 +16,13 @@ from datetime import date, datetime, time
 import pytest
 from sqlalchemy import select
 
-from engine import (
-    Docroute,
-    calendar_recompute,
-    clock,
-    history,
-    identity,
-    replay,
-    runtime,
-    workcalendar,
-)
+from engine import Docroute, clock, history, runtime
+from engine.deadlines import calendar_recompute, workcalendar
+from engine.deadlines.workcalendar import WorkCalendar, builtin_calendar
 from engine.definitions import SourceFile
+from engine.history import replay
 from engine.models import Deadline, Instance, Notification, ProvisionalDate, Task, User
-from engine.workcalendar import WorkCalendar, builtin_calendar
+from engine.org import identity
 
 D = date.fromisoformat
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -6,7 +6,8 @@ import json
 
 from click.testing import CliRunner, Result
 
-from engine import Docroute, Settings, identity
+from engine import Docroute, Settings
+from engine.org import identity
 from webui.cli import main
 
 

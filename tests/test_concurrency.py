@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import Actor, Conflict, Docroute, Settings, history, identity, runtime, services
+from engine import Actor, Conflict, Docroute, Settings, history, runtime
 from engine.definitions import SourceFile
 from engine.models import Instance, Task
+from engine.org import identity
+from engine.runtime import operators as services
 
 CTX = multiprocessing.get_context("fork")
 DATA = Path(__file__).parent / "data"

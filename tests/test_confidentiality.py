@@ -18,22 +18,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import (
-    Conflict,
-    Docroute,
-    NotAllowed,
-    access,
-    admin,
-    audit,
-    clock,
-    demo,
-    identity,
-    numbering,
-    replay,
-    runtime,
-)
-from engine.identity import Actor
+from engine import Conflict, Docroute, NotAllowed, clock, demo, runtime
+from engine.history import audit, replay
 from engine.models import Document, Event, Instance, Task
+from engine.org import access, identity
+from engine.org.identity import Actor
+from engine.registry import numbering
+from engine.runtime import admin
 
 PDF = b"%PDF-1.7\n" + b"1" * 2000 + b"\n%%EOF\n"
 STAFF = ["zhangli", "zhouqiang", "wujing", "linhai", "chenming", "liuyang", "jiangli",
@@ -373,7 +364,7 @@ def test_tasks_go_only_to_people_who_can_complete_them(shipped_office: Docroute,
 
 
 def test_linked_cases_are_listed_only_when_visible(shipped_office: Docroute, api: Call) -> None:
-    from engine import links
+    from engine.registry import links
 
     mine = start(api, "zhangli", "seal_use")
     theirs = start(api, "liuyang", "seal_use")

@@ -17,11 +17,13 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
-from engine import Docroute, clock, deadlines, history, identity, runtime, workcalendar
+from engine import Docroute, clock, deadlines, history, runtime
+from engine.deadlines import workcalendar
+from engine.deadlines.workcalendar import CalendarMissing, DayRow, WorkCalendar
 from engine.definitions import SourceFile
 from engine.errors import Conflict, DocrouteError
 from engine.models import Deadline, Event, Instance, Task
-from engine.workcalendar import CalendarMissing, DayRow, WorkCalendar
+from engine.org import identity
 
 D = date.fromisoformat
 SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import Docroute, Settings, audit, clock, demo, links, runtime
+from engine import Docroute, Settings, clock, demo, runtime
 from engine.config import PROJECT_ROOT
+from engine.history import audit
 from engine.models import CaseLink, Definition, Instance, Task
+from engine.registry import links
 
 
 def test_demo_duties(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock,

@@ -14,9 +14,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
-from engine import Docroute, Settings, WorkflowInvalid, definitions, identity, runtime
+from engine import Docroute, Settings, WorkflowInvalid, definitions, runtime
 from engine.definitions import SourceFile
 from engine.models import Definition, Instance, Task, Timer
+from engine.org import identity
 from webui.cli import main
 
 DATA = Path(__file__).parent / "data"

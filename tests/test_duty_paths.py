@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import pytest
 from test_workflow_paths import WORKFLOWS, Case, run_archiving
 
-from engine.bpmn import DocrouteParser, normalise, parse_xml
+from engine.definitions.bpmn import DocrouteParser, normalise, parse_xml
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,9 @@ import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 
-from engine import Docroute, identity
-from engine.identity import Actor
+from engine import Docroute
+from engine.org import identity
+from engine.org.identity import Actor
 from webui import create_app
 
 EXAMPLES = int(os.environ.get("DOCROUTE_FUZZ_EXAMPLES", "5"))

@@ -16,10 +16,12 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy import select
 
-from engine import Docroute, checkpoints, identity
+from engine import Docroute
 from engine.definitions import SourceFile
-from engine.identity import Actor
+from engine.history import checkpoints
 from engine.models import Document, Event, Task
+from engine.org import identity
+from engine.org.identity import Actor
 from webui import create_app
 
 DATA = Path(__file__).parent / "data"

@@ -22,9 +22,11 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from engine import Docroute, Settings, audit, checkpoints, clock, db, history, identity, keys
-from engine.audit import ChainReport
+from engine import Docroute, Settings, clock, db, history
+from engine.history import audit, checkpoints, keys
+from engine.history.audit import ChainReport
 from engine.models import Event
+from engine.org import identity
 from webui.cli import main as cli
 
 
@@ -349,7 +351,7 @@ def test_cli_checkpoint_export_and_verify_with_a_file(office: Docroute, settings
 
 
 def test_the_worker_signs_checkpoints_when_due(office: Docroute, manual_clock) -> None:
-    from engine import timers
+    from engine.runtime import timers
 
     timers.run_worker(office, once=True)
     with office.session() as s:

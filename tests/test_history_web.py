@@ -12,9 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from engine import Docroute, checkpoints, history, identity, keys
-from engine.identity import Actor
+from engine import Docroute, history
+from engine.history import checkpoints, keys
 from engine.models import Event
+from engine.org import identity
+from engine.org.identity import Actor
 from webui import create_app
 
 

@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from engine import Docroute, identity
-from engine.identity import Actor
+from engine import Docroute
 from engine.ids import MAX_ID, parse_id
+from engine.org import identity
+from engine.org.identity import Actor
 from webui import create_app
 from webui.safety import MAX_JSON_DEPTH, json_depth, safe_next
 
@@ -162,7 +163,7 @@ def test_upload_next_is_made_safe(app: Flask) -> None:
 def test_every_csv_text_cell_is_kept_from_being_a_formula() -> None:
     from datetime import UTC, datetime
 
-    from engine import audit
+    from engine.history import audit
 
     row = audit.CaseRow(1, "=HYPERLINK(\"http://evil\")", "+深鹏办〔2026〕1号", "@SUM(A1)",
                         "p", "-cmd|' /C calc'!A0", 1, "\t=1", 0, "=x",
@@ -177,7 +178,7 @@ def test_txt_markup_anywhere_in_the_file_is_refused(tmp_path: object) -> None:
     import io
     from pathlib import Path
 
-    from engine.attachments import CHUNK, AttachmentRefused, Limits, store
+    from engine.registry.attachments import CHUNK, AttachmentRefused, Limits, store
 
     limits = Limits(Path(str(tmp_path)), 10 * 1024 * 1024)
     plain = "会议纪要\n".encode() * 50_000

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import insert, text
 
-from engine import Docroute, identity
-from engine.inbox import InboxFilter, count_query, count_scopes, list_query, list_tasks
+from engine import Docroute
 from engine.models import Definition, Instance, Task, TaskGroup
+from engine.org import identity
+from engine.queries.inbox import InboxFilter, count_query, count_scopes, list_query, list_tasks
 
 GROUPS = 50
 TASKS = 2_000

@@ -1,7 +1,7 @@
 """KPI figures and the disclosure annual report, checked against a recount from the API.
 
 Cases are run through the API alone; the test then recounts each figure from what the
-API shows of every case (status, history events) and compares it with engine.kpi's
+API shows of every case (status, history events) and compares it with engine.queries.kpi's
 answer, unit by unit, and checks the drill-down, the exports and who may read them.
 """
 

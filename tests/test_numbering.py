@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from engine import Conflict, Docroute, NotFound, db, documents, numbering
+from engine import Conflict, Docroute, NotFound, db
 from engine.clock import ManualClock, set_default_clock
-from engine.identity import Actor
 from engine.models import NumberLog
+from engine.org.identity import Actor
+from engine.registry import documents, numbering
 
 PROCESSES, PER_PROCESS = 4, 50
 

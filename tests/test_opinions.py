@@ -1,6 +1,6 @@
 """Opinions, send-back notes and the 办文单, on the shipped workflows (SQLite and PostgreSQL).
 
-Cases are driven by engine.demo_documents.drive, as the demo is, with distinct texts so
+Cases are driven by engine.demo.documents.drive, as the demo is, with distinct texts so
 the sheet shows which opinion came from where.
 """
 
@@ -16,10 +16,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Docroute, NotAllowed, clock, documents, handled, identity, opinions, runtime
-from engine.demo_documents import form_data
-from engine.identity import Actor
+from engine import Docroute, NotAllowed, clock, runtime
+from engine.demo.documents import form_data
 from engine.models import Instance, Task
+from engine.org import identity
+from engine.org.identity import Actor
+from engine.queries import handled
+from engine.registry import documents, opinions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +61,7 @@ def shipped(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock,
 
 
 def _deadline() -> str:
-    # A time limit is never in the past (engine.forms), whatever the test's clock says.
+    # A time limit is never in the past (engine.definitions.forms), whatever the test's clock says.
     return (clock.now() + timedelta(days=14)).date().isoformat()
 
 
@@ -268,7 +271,7 @@ def test_auditor_sees_no_action_it_cannot_take(shipped: Docroute) -> None:
 
 
 def test_demo_seal_requests_describe_their_own_request(shipped: Docroute) -> None:
-    from engine import audit
+    from engine.history import audit
 
     audit.seed_demo_cases(shipped)
     with shipped.session() as s:

@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
-from engine import calendar_calls, clock, workcalendar
-from engine.workcalendar import (
+from engine import clock
+from engine.deadlines import calendar_calls, workcalendar
+from engine.deadlines.workcalendar import (
     OFFICIAL,
     PROVISIONAL,
     CalendarMissing,

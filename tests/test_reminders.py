@@ -20,21 +20,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import (
-    Docroute,
-    Settings,
-    clock,
-    history,
-    identity,
-    reminders,
-    runtime,
-    timers,
-    workcalendar,
-)
+from engine import Docroute, Settings, clock, history, runtime
+from engine.deadlines import reminders, workcalendar
+from engine.deadlines.notify import MailSettings, send_outbox
+from engine.deadlines.reminders import ReminderPolicy
 from engine.definitions import SourceFile
 from engine.models import Document, Event, MailOutbox, Notification, Task, User
-from engine.notify import MailSettings, send_outbox
-from engine.reminders import ReminderPolicy
+from engine.org import identity
+from engine.runtime import timers
 
 REMIND_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import Docroute, admin, replay, runtime
+from engine import Docroute, runtime
 from engine.definitions import SourceFile
-from engine.identity import Actor
+from engine.history import replay
 from engine.models import Instance, Task
+from engine.org.identity import Actor
+from engine.runtime import admin
 
 AUDIT_DATA = Path(__file__).parent / "data" / "audit"
 

@@ -29,9 +29,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter, Rule
 
-from engine import Docroute, attachments, demo, documents, identity, runtime
-from engine.identity import Actor
+from engine import Docroute, demo, runtime
 from engine.models import Document, Task
+from engine.org import identity
+from engine.org.identity import Actor
+from engine.registry import attachments, documents
 
 SECRET_TITLE = "绝密矩阵测试文件甲乙丙"
 SECRET_NUMBER = "鹏矩测〔2026〕99号"

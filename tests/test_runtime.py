@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import Conflict, Docroute, FormInvalid, NotAllowed, NotFound, forms, runtime
+from engine import Conflict, Docroute, FormInvalid, NotAllowed, NotFound, history, runtime
 from engine.clock import now
-from engine.definitions import SourceFile
-from engine.identity import Actor
-from engine.inbox import InboxFilter, list_tasks
+from engine.definitions import SourceFile, forms
 from engine.models import Document, Instance, Task
+from engine.org.identity import Actor
+from engine.queries.inbox import InboxFilter, list_tasks
 
 DATA = Path(__file__).parent / "data"
 REVIEW = DATA / "workflows" / "review.bpmn"
@@ -143,7 +143,7 @@ def test_lanes_claim_unclaim_delegate_complete(deployed: Docroute, people: dict)
     with pytest.raises(Conflict, match="no longer open"):
         complete(deployed, rev1, review.id, {"decision": "approve"})
     with deployed.session() as s:
-        types = [e.type for e in runtime.history.case_events(s, case)]
+        types = [e.type for e in history.case_events(s, case)]
     assert types == ["started", "completed", "claimed", "unclaimed", "claimed", "delegated",
                      "completed", "completed"]
 
@@ -260,7 +260,7 @@ def test_lower_clearance_never_sees_the_task(deployed: Docroute, people: dict) -
 
 def _as_staff(docroute: Docroute, username: str) -> None:
     """Make an administrator also office staff (every group): only staff hold tasks."""
-    from engine import identity
+    from engine.org import identity
 
     with docroute.session() as s:
         user = identity.get_user(s, username)
@@ -325,8 +325,8 @@ def six_hundred_rounds() -> str:
     from SpiffWorkflow.bpmn import BpmnWorkflow
     from SpiffWorkflow.util.task import TaskState
 
-    from engine import spiff
-    from engine.bpmn import DocrouteParser, normalise, parse_xml
+    from engine.definitions.bpmn import DocrouteParser, normalise, parse_xml
+    from engine.runtime import spiff
 
     parser = DocrouteParser()
     parser.add_bpmn_xml(normalise(parse_xml(LOOP.encode(), 1 << 20)).getroot(), filename="l")
@@ -347,7 +347,8 @@ def test_six_hundred_send_back_rounds_still_run(docroute: Docroute, people: dict
                                                six_hundred_rounds: str) -> None:
     """SpiffWorkflow's task iterator stops at depth 1000 and its ancestor walks recurse
     once per task; a long-running loop must still find its ready task and move on."""
-    from engine import identity, projection
+    from engine.org import identity
+    from engine.runtime import projection
 
     admin = people["admin"]
     with docroute.session() as s:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from engine import Docroute
 from engine.definitions import SourceFile
-from engine.diff import same_diagram
+from engine.definitions.diff import same_diagram
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[1]

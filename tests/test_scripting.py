@@ -15,8 +15,8 @@ from sqlalchemy import select
 from engine import Docroute, ScriptError, history, runtime
 from engine.clock import ManualClock
 from engine.definitions import SourceFile
+from engine.definitions.scripting import RestrictedEnvironment, check_expression, check_script
 from engine.models import Instance, Task
-from engine.scripting import RestrictedEnvironment, check_expression, check_script
 
 ENV = RestrictedEnvironment(timeout_seconds=0.5)
 

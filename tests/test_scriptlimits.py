@@ -11,8 +11,8 @@ import pytest
 
 from engine import Docroute, ScriptError, Settings, runtime
 from engine.definitions import SourceFile
+from engine.definitions.scripting import RestrictedEnvironment, check_script
 from engine.models import Instance
-from engine.scripting import RestrictedEnvironment, check_script
 
 # Generous, so a loaded machine never turns a refusal into a time-out; the message
 # tells which of the two stopped the script.

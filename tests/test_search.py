@@ -1,6 +1,6 @@
 """Search by document number (with or without brackets, by prefix), title and 内容摘要.
 
-One engine query (engine.search) serves the documents list, the inbox and the API; each is
+One engine query (engine.registry.search) serves the documents list, the inbox and the API; each is
 checked here on SQLite (FTS5 trigram table) and PostgreSQL (pg_trgm index).
 """
 
@@ -10,11 +10,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from engine import Docroute, documents, identity, runtime, search
-from engine.documents import Search
-from engine.identity import Actor
-from engine.inbox import InboxFilter, list_tasks
+from engine import Docroute, runtime
 from engine.models import Document
+from engine.org import identity
+from engine.org.identity import Actor
+from engine.queries.inbox import InboxFilter, list_tasks
+from engine.registry import documents, search
+from engine.registry.documents import Search
 
 INCOMING = {"title": "广东省应急管理厅关于开展汛期安全检查的通知", "source_org": "广东省应急管理厅",
             "source_number": "粤应急〔2026〕88号", "doc_type": "通知", "copies": 1,

@@ -20,7 +20,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import event
 
-from engine import Docroute, Settings, identity
+from engine import Docroute, Settings
+from engine.org import identity
 
 DOCROUTE = Path(sys.executable).parent / "docroute"
 

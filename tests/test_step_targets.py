@@ -8,11 +8,13 @@ from datetime import date, datetime, time
 import pytest
 from sqlalchemy import select
 
-from engine import Docroute, clock, identity, runtime, step_targets, workcalendar
+from engine import Docroute, clock, runtime
+from engine.deadlines import step_targets, workcalendar
+from engine.deadlines.step_targets import Target
 from engine.definitions import SourceFile
 from engine.errors import DocrouteError, NotAllowed
 from engine.models import Event, Task
-from engine.step_targets import Target
+from engine.org import identity
 
 D = date.fromisoformat
 

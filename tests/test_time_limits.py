@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine import clock, forms, workcalendar
+from engine import clock
+from engine.deadlines import workcalendar
+from engine.definitions import forms
 from engine.errors import FormInvalid
 
 SCHEMA = {"type": "object", "properties": {

@@ -13,9 +13,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from engine import Docroute, clock, identity, runtime, timers, workcalendar
+from engine import Docroute, clock, runtime
+from engine.deadlines import workcalendar
 from engine.definitions import SourceFile
 from engine.models import Event
+from engine.org import identity
+from engine.runtime import timers
 
 # A case that waits until ``due`` (an ISO date-time in its start data), then opens a task.
 UNTIL_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>

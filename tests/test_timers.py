@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine import Docroute, Settings, clock, identity, runtime, timers, workcalendar
+from engine import Docroute, Settings, clock, runtime
+from engine.deadlines import workcalendar
 from engine.definitions import SourceFile
 from engine.models import Event, Instance, Task, Timer
+from engine.org import identity
+from engine.runtime import timers
 
 WAIT_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -186,7 +189,7 @@ def test_a_broken_case_is_logged_and_the_others_fire(
     runtime.CACHE.clear()
     manual_clock.advance(hours=2)
     failures: list[int] = []
-    with caplog.at_level(logging.ERROR, logger="engine.timers"):
+    with caplog.at_level(logging.ERROR, logger="engine.runtime.timers"):
         fired = timers.fire_due(docroute, on_error=lambda i, _e: failures.append(i))
     assert fired == 2
     assert failures == [broken]
@@ -196,7 +199,7 @@ def test_a_broken_case_is_logged_and_the_others_fire(
     scheduler = timers.Scheduler(docroute)
     scheduler.tick()
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="engine.timers"):
+    with caplog.at_level(logging.ERROR, logger="engine.runtime.timers"):
         assert scheduler.tick().fired == 0
     assert caplog.text == ""
 

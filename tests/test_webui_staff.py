@@ -17,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Docroute, Settings, clock, demo, runtime, workcalendar
+from engine import Docroute, Settings, clock, demo, runtime
+from engine.deadlines import workcalendar
 from engine.models import Document, Draft, Instance, Task, User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -339,7 +340,7 @@ def test_classified_document_is_404_everywhere_for_the_uncleared(app: Flask,
         assert response.headers["Location"] == "/"
     # The JSON API answers 404 too.
     with shipped.session() as s:
-        from engine import identity
+        from engine.org import identity
 
         token = identity.create_token(s, "guoyan")
     headers = {"Authorization": f"Bearer {token}"}
@@ -360,7 +361,7 @@ def test_clerk_cannot_register_above_her_clearance(app: Flask, shipped: Docroute
 
 def test_progress_marks_done_active_and_taken_flows(app: Flask, shipped: Docroute) -> None:
     from engine.models import Instance
-    from engine.progress import case_progress
+    from engine.queries.progress import case_progress
 
     run_to_propose(app)
     with shipped.session() as s:
@@ -375,7 +376,7 @@ def test_progress_marks_done_active_and_taken_flows(app: Flask, shipped: Docrout
 
 
 def test_notifications_count_in_header_and_page(app: Flask, shipped: Docroute) -> None:
-    from engine import notify
+    from engine.deadlines import notify
 
     with shipped.session() as s:
         user = s.scalar(select(User).where(User.username == "zhangli"))

@@ -10,17 +10,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import workcalendar
-from engine.errors import DocrouteError
-from engine.models import CalendarDay
-from engine.scripting import RestrictedEnvironment
-from engine.workcalendar import (
+from engine.deadlines import workcalendar
+from engine.deadlines.workcalendar import (
     CalendarInvalid,
     CalendarMissing,
     DayRow,
     WorkCalendar,
     builtin_calendar,
 )
+from engine.definitions.scripting import RestrictedEnvironment
+from engine.errors import DocrouteError
+from engine.models import CalendarDay
 
 D = date.fromisoformat
 SHANGHAI_OFFSET = "+08:00"

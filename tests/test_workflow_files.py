@@ -18,10 +18,17 @@ from jsonschema import Draft202012Validator
 from lxml import etree
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from engine import definitions, forms
-from engine.bpmn import DocrouteParser, normalise, parse_xml, timer_expression, unwrap_expression
+from engine import definitions
+from engine.definitions import forms
+from engine.definitions.bpmn import (
+    DocrouteParser,
+    normalise,
+    parse_xml,
+    timer_expression,
+    unwrap_expression,
+)
+from engine.definitions.scripting import check_expression, check_script
 from engine.errors import WorkflowInvalid
-from engine.scripting import check_expression, check_script
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"

@@ -19,10 +19,12 @@ import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from engine import clock, forms, projection, scripting
-from engine.bpmn import DocrouteParser, normalise, parse_xml
-from engine.services import ServiceScope, service_scope
-from engine.spiff import dump_state, load_state
+from engine import clock
+from engine.definitions import forms, scripting
+from engine.definitions.bpmn import DocrouteParser, normalise, parse_xml
+from engine.runtime import projection
+from engine.runtime.operators import ServiceScope, service_scope
+from engine.runtime.spiff import dump_state, load_state
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / "workflows"
@@ -398,7 +400,7 @@ def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) 
 
 # --- outgoing (with the seal_use and archiving call activities) ---------------------------
 
-# What the org_authority operator answers (engine.orgchart) for the demo organisation.
+# What the org_authority operator answers (engine.org.orgchart) for the demo organisation.
 SUPERVISED = {"unit_head": "", "unit_leader": "wangfang", "principal": "chenming",
               "signer": "wangfang", "signer_level": "unit_leader", "reason": "分管领导"}
 PRINCIPAL = {**SUPERVISED, "signer": "chenming", "signer_level": "principal",

@@ -59,29 +59,51 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
 
 
 def _register(app: Flask) -> None:
-    from . import account, admin, api, audit, auth, documents, errors, inbox, tasks, views
+    """Every blueprint and its pages, listed once: no module registers itself on import."""
+    from . import (
+        account,
+        admin,
+        admin_authority,
+        admin_base,
+        admin_calendar,
+        admin_cases,
+        admin_forms,
+        admin_org,
+        admin_targets,
+        api,
+        api_base,
+        api_documents,
+        api_links,
+        api_reports,
+        assets,
+        audit,
+        auth,
+        case_links,
+        checkpoints,
+        documents,
+        errors,
+        inbox,
+        reports,
+        start,
+        tasks,
+        views,
+    )
 
+    # Modules that add pages to a shared blueprint (admin_base.bp, api_base.bp).
+    _pages = (admin, admin_authority, admin_calendar, admin_cases, admin_forms, admin_org,
+              admin_targets, api, api_documents, api_links, api_reports)
+    if any(page.bp not in (admin_base.bp, api_base.bp) for page in _pages):
+        raise RuntimeError("an admin or API page module must use the shared blueprint")
     errors.init_app(app)
     auth.init_app(app)
     audit.init_app(app)  # auditors are read-only everywhere (after auth loads the user)
-    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin.bp, audit.bp, api.bp,
-                      account.bp):
+    for blueprint in (auth.bp, inbox.bp, tasks.bp, documents.bp, admin_base.bp, audit.bp,
+                      api_base.bp, account.bp, checkpoints.bp):
         app.register_blueprint(blueprint)
-    from . import reports  # KPI pages and the disclosure annual report
-
-    reports.init_app(app)
-    from . import case_links  # linked cases and 批示 -> 督办 on a case's page
-
-    case_links.init_app(app)
-    from . import start  # cases of the duties that route no registered document
-
-    start.init_app(app)
-    from . import checkpoints  # signed checkpoints, under /audit/checkpoints
-
-    app.register_blueprint(checkpoints.bp)
+    reports.init_app(app)  # KPI pages and the disclosure annual report
+    case_links.init_app(app)  # linked cases and 批示 -> 督办 on a case's page
+    start.init_app(app)  # cases of the duties that route no registered document
     views.init_app(app)
-    from . import assets
-
     assets.init_app(app)  # content-hashed static URLs, cached a year
 
 

@@ -7,8 +7,9 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DocrouteError, identity, tokens
+from engine import DocrouteError
 from engine.ids import parse_id
+from engine.org import identity, tokens
 
 from . import get_docroute
 from .auth import admin_required, current_actor

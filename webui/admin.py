@@ -1,11 +1,10 @@
-"""Administration: processes (list, edit in the modeler, upload, diff), and the blueprint.
+"""Administration: processes (list, edit in the modeler, upload, diff).
 
-Only administrators reach anything under /admin: the blueprint refuses everyone else
-before any view runs (anonymous visitors were already sent to the login page). JSON
+Only administrators reach anything under /admin: the blueprint (``admin_base``) refuses
+everyone else before any view runs. JSON
 endpoints use the session and the X-CSRFToken header. The other admin pages live in
 ``admin_forms``, ``admin_org``, ``admin_cases`` and ``admin_calendar``.
 """
-
 from __future__ import annotations
 
 import json
@@ -13,7 +12,6 @@ from pathlib import PurePath
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
@@ -27,76 +25,12 @@ from flask_babel import gettext as _
 
 from engine import WorkflowInvalid, definitions
 from engine.definitions import SourceFile
-from engine.diff import diff_xml
+from engine.definitions.diff import diff_xml
 from engine.errors import Problem
 
-from . import get_docroute, views
+from . import get_docroute
+from .admin_base import bp, max_upload, read_upload, too_large_message
 from .auth import current_actor
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-@bp.before_request
-def _administrators_only() -> None:
-    if not current_actor().is_admin:
-        abort(403)
-
-
-@bp.app_context_processor
-def _labels() -> dict[str, Any]:
-    return {"clearance_label": clearance_label, "status_label": status_label,
-            "basis_label": basis_label, "target_label": target_label}
-
-
-def target_label(target: Any) -> str:
-    if target.unit == "hours":
-        return _("%(n)s hours", n=target.amount)
-    return _("%(n)s working days", n=target.amount)
-
-
-def basis_label(basis: str) -> str:
-    labels = {"official": _("official"), "provisional": _("provisional"),
-              "missing": _("missing")}
-    return labels.get(basis, basis)
-
-
-def clearance_label(name: str) -> str:
-    labels = {"none": _("none"), "confidential": _("confidential (秘密)"),
-              "secret": _("secret (机密)"), "top_secret": _("top secret (绝密)")}
-    return labels.get(name, name)
-
-
-def status_label(status: str) -> str:
-    """A case status in the office's one glossary (views.STATUS), as on every other page."""
-    return views.status_label(status)
-
-
-def max_upload() -> int:
-    return get_docroute().settings.max_diagram_bytes
-
-
-def too_large_message(size: int | None = None) -> str:
-    limit = max_upload() / (1024 * 1024)
-    return _("The file is larger than %(limit).0f MB, the limit for diagrams and forms; "
-             "nothing was read or deployed.", limit=limit)
-
-
-def read_upload(field: str = "file") -> tuple[str, bytes] | None:
-    """(file name, bytes) of an uploaded file, or None after flashing why not.
-
-    Reads at most the limit plus one byte, so an oversized file is refused before any
-    parsing.
-    """
-    upload = request.files.get(field)
-    if upload is None or not upload.filename:
-        flash(_("Choose a file to upload."), "error")
-        return None
-    data = upload.stream.read(max_upload() + 1)
-    if len(data) > max_upload():
-        flash(too_large_message(), "error")
-        return None
-    return PurePath(upload.filename).name, data
-
 
 # --- processes ----------------------------------------------------------------------------
 
@@ -238,13 +172,3 @@ def diff_process(key: str) -> Any:
                    "old": {"id": old.id, "version": old.version},
                    "new": {"id": new.id, "version": new.version}}
     return render_template("admin/diff.html", changes=changes, **context)
-
-
-from . import (  # noqa: E402,F401  (routes)
-    admin_authority,
-    admin_calendar,
-    admin_cases,
-    admin_forms,
-    admin_org,
-    admin_targets,
-)

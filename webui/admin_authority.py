@@ -1,6 +1,6 @@
 """Administration of the chain of authority: leaders and portfolios, unit heads, issuers, 委托.
 
-Every change goes through ``engine.orgchart`` (which records it with its reason); this
+Every change goes through ``engine.org.orgchart`` (which records it with its reason); this
 module only reads the posted form and shows the model.
 """
 
@@ -12,10 +12,11 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DocrouteError, definitions, organisation, orgchart
+from engine import DocrouteError, definitions
+from engine.org import organisation, orgchart
 
 from . import get_docroute
-from .admin import bp
+from .admin_base import bp
 from .auth import current_actor
 
 

@@ -1,6 +1,6 @@
 """Administration of the working-day calendar: a year as a month grid (official or
 provisional), toggle days, import a year from CSV (docs/calendar.md), export, and a template
-from the statutory holidays. Changes go through ``engine.calendar_recompute``, which moves
+from the statutory holidays. Changes go through ``engine.deadlines.calendar_recompute``, which moves
 every open provisional deadline in the same transaction."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Any
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DocrouteError, calendar_recompute, clock, workcalendar
+from engine import DocrouteError, clock
+from engine.deadlines import calendar_recompute, workcalendar
 
 from . import get_docroute
-from .admin import bp, read_upload
+from .admin_base import bp, read_upload
 from .auth import current_actor
 
 

@@ -8,11 +8,13 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DocrouteError, admin, definitions, history, organisation
-from engine.admin import CaseFilter, Refusal
+from engine import DocrouteError, definitions, history
+from engine.org import organisation
+from engine.runtime import admin
+from engine.runtime.admin import CaseFilter, Refusal
 
 from . import get_docroute
-from .admin import bp, status_label
+from .admin_base import bp, status_label
 from .auth import current_actor
 
 STATUSES = ("running", "suspended", "error", "completed", "terminated")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from engine import Docroute, DocrouteError, Settings, calendar_recompute, workcalendar
+from engine import Docroute, DocrouteError, Settings
+from engine.deadlines import calendar_recompute, workcalendar
 
 
 def _app() -> Docroute:

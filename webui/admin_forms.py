@@ -13,11 +13,12 @@ from typing import Any
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import WorkflowInvalid, forms
+from engine import WorkflowInvalid
+from engine.definitions import forms
 from engine.errors import Problem
 
 from . import get_docroute
-from .admin import bp, max_upload, too_large_message
+from .admin_base import bp, max_upload, too_large_message
 from .auth import current_actor
 
 FORM_KEY = re.compile(r"^[a-z][a-z0-9_]*$")

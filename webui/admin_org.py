@@ -8,11 +8,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import DocrouteError, admin, identity, organisation
+from engine import DocrouteError
 from engine.models import Task
+from engine.org import identity, organisation
+from engine.runtime import admin
 
 from . import get_docroute
-from .admin import bp
+from .admin_base import bp
 from .auth import current_actor
 from .views import is_english
 

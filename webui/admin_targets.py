@@ -1,5 +1,5 @@
 """Administration of step targets: how long a step may take by urgency, for tasks whose
-diagram gives no due date. Changes go through ``engine.step_targets``."""
+diagram gives no due date. Changes go through ``engine.deadlines.step_targets``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DocrouteError, step_targets
+from engine import DocrouteError
+from engine.deadlines import step_targets
 
 from . import get_docroute
-from .admin import bp
+from .admin_base import bp
 from .auth import current_actor
 
 

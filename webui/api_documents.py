@@ -1,7 +1,7 @@
 """Document calls of the JSON API: register, search, read, attach, download.
 
 Registered on ``webui.api.bp`` (same token authentication and JSON errors). A document
-the caller may not see (``engine.access``: clearance and involvement) answers 404, exactly
+the caller may not see (``engine.org.access``: clearance and involvement) answers 404, exactly
 like one that does not exist; its classification changes only through its own call.
 """
 
@@ -13,12 +13,14 @@ from typing import Any
 from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
 
-from engine import Actor, attachments, classification, documents, identity
-from engine.documents import Search
+from engine import Actor
 from engine.models import Attachment, Document, Instance
+from engine.org import identity
+from engine.registry import attachments, classification, documents
+from engine.registry.documents import Search
 
 from . import get_docroute
-from .api import _actor, _int_arg, _json_body, _not_auditor, bp
+from .api_base import api_actor, bp, int_arg, json_body, not_auditor
 
 
 def attachment_json(row: Attachment, document_id: int) -> dict[str, Any]:
@@ -73,9 +75,9 @@ def _date_arg(name: str) -> date | None:
 
 @bp.post("/documents")
 def create_document() -> Any:
-    actor = _actor()
-    _not_auditor(actor)
-    body = _json_body()
+    actor = api_actor()
+    not_auditor(actor)
+    body = json_body()
     kind = body.get("kind")
     fields = body.get("fields", {})
     if not isinstance(kind, str) or not isinstance(fields, dict):
@@ -92,23 +94,23 @@ def list_documents() -> Any:
                  department=request.args.get("department", ""),
                  status=request.args.get("status", ""),
                  date_from=_date_arg("from"), date_to=_date_arg("to"),
-                 limit=_int_arg("limit", 50, 500), offset=_int_arg("offset", 0, 10**9))
+                 limit=int_arg("limit", 50, 500), offset=int_arg("offset", 0, 10**9))
     with get_docroute().session() as s:
-        return jsonify([document_json(d) for d in documents.list_documents(s, _actor(), flt)])
+        return jsonify([document_json(d) for d in documents.list_documents(s, api_actor(), flt)])
 
 
 @bp.get("/documents/<int:document_id>")
 def get_document(document_id: int) -> Any:
-    actor = _actor()
+    actor = api_actor()
     with get_docroute().session() as s:
         return jsonify(_full(s, actor, documents.get_document(s, actor, document_id)))
 
 
 @bp.patch("/documents/<int:document_id>")
 def update_document(document_id: int) -> Any:
-    actor = _actor()
-    _not_auditor(actor)
-    fields = _json_body().get("fields", {})
+    actor = api_actor()
+    not_auditor(actor)
+    fields = json_body().get("fields", {})
     if not isinstance(fields, dict):
         abort(400, 'send {"fields": {...}}')
     with get_docroute().session() as s:
@@ -118,10 +120,10 @@ def update_document(document_id: int) -> Any:
 
 @bp.post("/documents/<int:document_id>/classification")
 def reclassify(document_id: int) -> Any:
-    """定密/解密 (engine.classification): ``{"classification": LEVEL, "reason": TEXT}``."""
-    actor = _actor()
-    _not_auditor(actor)
-    body = _json_body()
+    """定密/解密 (engine.registry.classification): ``{"classification": LEVEL, "reason": TEXT}``."""
+    actor = api_actor()
+    not_auditor(actor)
+    body = json_body()
     level, reason = body.get("classification"), body.get("reason")
     if not isinstance(level, str) or not isinstance(reason, str):
         abort(400, 'send {"classification": LEVEL, "reason": "..."}')
@@ -134,8 +136,8 @@ def reclassify(document_id: int) -> Any:
 
 @bp.post("/documents/<int:document_id>/attachments")
 def upload_attachment(document_id: int) -> Any:
-    actor = _actor()
-    _not_auditor(actor)
+    actor = api_actor()
+    not_auditor(actor)
     limits = _limits()
     # Refuse on the declared size before the body is read at all.
     declared = request.content_length
@@ -153,7 +155,7 @@ def upload_attachment(document_id: int) -> Any:
 
 @bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")
 def download_attachment(document_id: int, attachment_id: int) -> Any:
-    actor = _actor()
+    actor = api_actor()
     with get_docroute().session() as s:
         document = documents.get_document(s, actor, document_id)
         row, path = attachments.content_path(_limits(), s, document, attachment_id)

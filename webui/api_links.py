@@ -1,7 +1,7 @@
 """Linked-case calls of the JSON API: a case's linked cases, and 批示 -> 督办 in one call.
 
 Registered on ``webui.api.bp`` (same token authentication and JSON errors). The rules are
-the engine's (``engine.links``): who may open a follow-up from an instruction, and which
+the engine's (``engine.registry.links``): who may open a follow-up from an instruction, and which
 linked cases a caller is cleared to see.
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 
 from flask import jsonify
 
-from engine import links
-from engine.links import LinkedCase
+from engine.registry import links
+from engine.registry.links import LinkedCase
 
 from . import get_docroute
-from .api import _actor, _not_auditor, bp, instance_json
+from .api_base import api_actor, bp, instance_json, not_auditor
 
 
 def linked_case_json(case: LinkedCase) -> dict[str, Any]:
@@ -29,15 +29,15 @@ def linked_case_json(case: LinkedCase) -> dict[str, Any]:
 
 @bp.get("/instances/<int:instance_id>/links")
 def instance_links(instance_id: int) -> Any:
-    actor = _actor()
+    actor = api_actor()
     with get_docroute().session() as s:
         return jsonify([linked_case_json(c) for c in links.linked_cases(s, actor, instance_id)])
 
 
 @bp.post("/instances/<int:instance_id>/supervision")
 def supervise_instruction(instance_id: int) -> Any:
-    actor = _actor()
-    _not_auditor(actor)
+    actor = api_actor()
+    not_auditor(actor)
     with get_docroute().session() as s:
         case = links.supervise_instruction(s, actor, instance_id)
         return jsonify(instance_json(case)), 201

@@ -1,6 +1,6 @@
 """Report calls of the JSON API: KPI figures per unit and period, their cases, CSV exports,
 and the 政府信息公开年度报告 table. Registered on ``webui.api.bp``; every figure comes from
-``engine.kpi`` (who may read reports is its rule too)."""
+``engine.queries.kpi`` (who may read reports is its rule too)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from engine import kpi
-from engine.kpi import AnnualReport, UnitReport
+from engine.queries import kpi
+from engine.queries.kpi import AnnualReport, UnitReport
 
 from . import get_docroute
-from .api import _actor, bp
+from .api_base import api_actor, bp
 
 
 def _period() -> kpi.Period:
@@ -33,7 +33,7 @@ def unit_json(report: UnitReport) -> dict[str, Any]:
 
 @bp.get("/reports/kpi")
 def kpi_report() -> Any:
-    actor, period = _actor(), _period()
+    actor, period = api_actor(), _period()
     with get_docroute().session() as s:
         units = kpi.report(s, actor, period, request.args.get("unit", ""))
         return jsonify({"from": period.start.isoformat(), "to": period.end.isoformat(),
@@ -42,7 +42,7 @@ def kpi_report() -> Any:
 
 @bp.get("/reports/kpi/cases")
 def kpi_cases() -> Any:
-    actor, period = _actor(), _period()
+    actor, period = api_actor(), _period()
     with get_docroute().session() as s:
         return jsonify(kpi.drill_down(s, actor, period, request.args.get("figure", ""),
                                       request.args.get("unit", "")))
@@ -58,7 +58,7 @@ def _csv(rows: list[list[Any]], name: str) -> Response:
 
 @bp.get("/reports/kpi.csv")
 def kpi_csv() -> Any:
-    actor, period = _actor(), _period()
+    actor, period = api_actor(), _period()
     with get_docroute().session() as s:
         units = kpi.report(s, actor, period, request.args.get("unit", ""))
     head = ["unit", *(f"{kpi.FIGURE_NAMES[k][0]} {k}" for k in kpi.FIGURES)]
@@ -76,13 +76,13 @@ def annual_json(report: AnnualReport) -> dict[str, Any]:
 @bp.get("/reports/disclosure/<int:year>")
 def disclosure_report(year: int) -> Any:
     with get_docroute().session() as s:
-        return jsonify(annual_json(kpi.annual_report(s, _actor(), year)))
+        return jsonify(annual_json(kpi.annual_report(s, api_actor(), year)))
 
 
 @bp.get("/reports/disclosure/<int:year>.csv")
 def disclosure_report_csv(year: int) -> Any:
     with get_docroute().session() as s:
-        report = kpi.annual_report(s, _actor(), year)
+        report = kpi.annual_report(s, api_actor(), year)
     columns = [*kpi.APPLICANT_TYPES, "total"]
     head = ["", *(kpi.APPLICANT_NAMES[c][0] for c in columns)]
     rows = [[kpi.ANNUAL_ROW_NAMES[r][0], *(report.rows[r][c] for c in columns)]

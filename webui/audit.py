@@ -29,8 +29,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from engine import Actor, audit, checkpoints, clock, history, replay, runtime
-from engine.audit import CaseSearch
+from engine import Actor, clock, history, runtime
+from engine.history import audit, checkpoints, replay
+from engine.history.audit import CaseSearch
 
 from . import get_docroute
 from .auth import auditor_required, current_actor
@@ -99,7 +100,7 @@ def _request_actor() -> Actor | None:
         return actor
     # The API authenticates in its own blueprint hook, after this one; both share one
     # token lookup per request.
-    from .api import bearer_actor
+    from .api_base import bearer_actor
 
     return bearer_actor()
 

@@ -21,7 +21,8 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from engine import Actor, identity
+from engine import Actor
+from engine.org import identity
 
 from . import LANGUAGES, get_docroute, limiter
 from .safety import safe_next

@@ -1,6 +1,6 @@
 """Linked cases on a case's page: a meeting's decisions and their follow-up cases with
 their progress, and the one-click 批示 -> 督办 for an incoming document's instruction.
-The rules are ``engine.links``'s."""
+The rules are ``engine.registry.links``'s."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from flask import Blueprint, Flask, flash, redirect, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from engine import Conflict, NotAllowed, links
+from engine import Conflict, NotAllowed
 from engine.models import Instance
+from engine.registry import links
 
 from . import get_docroute
 from .auth import current_actor, staff_required

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import audit, checkpoints, keys
 from engine.errors import DocrouteError
+from engine.history import audit, checkpoints, keys
 
 from . import get_docroute
 from .auth import auditor_required, current_actor

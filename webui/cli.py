@@ -11,9 +11,10 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine import Docroute, DocrouteError, Settings, WorkflowInvalid, identity, tokens
+from engine import Docroute, DocrouteError, Settings, WorkflowInvalid
 from engine.definitions import SourceFile
 from engine.ids import MAX_ID
+from engine.org import identity, tokens
 
 
 def _docroute() -> Docroute:
@@ -105,7 +106,7 @@ def _serve_dev(host: str, port: int, no_scheduler: bool) -> None:
 
 
 def _mail() -> Any:
-    from engine import notify
+    from engine.deadlines import notify
 
     try:
         return notify.MailSettings.from_env(os.environ)
@@ -114,7 +115,7 @@ def _mail() -> Any:
 
 
 def _start_scheduler(app: Docroute) -> Any:
-    from engine import timers
+    from engine.runtime import timers
 
     scheduler = timers.Scheduler(app, mail=_mail())
     scheduler.start()
@@ -125,7 +126,7 @@ def _start_scheduler(app: Docroute) -> Any:
 @click.option("--once", is_flag=True, help="fire everything due now, then exit")
 def worker(once: bool) -> None:
     """Run the timer scheduler alone (several workers may share one PostgreSQL)."""
-    from engine import timers
+    from engine.runtime import timers
 
     count = timers.run_worker(_docroute(), once=once, mail=_mail())
     if once:
@@ -333,8 +334,9 @@ def token_revoke(token_id: int) -> None:
 @click.argument("case_id", type=int)
 def replay(case_id: int) -> None:
     """Rebuild a case from its events; print 'verified' or where it differs (exit 1)."""
-    from engine import audit as audit_engine
-    from engine import checkpoints, history
+    from engine import history
+    from engine.history import audit as audit_engine
+    from engine.history import checkpoints
 
     try:
         with _docroute().session() as session:
@@ -369,8 +371,8 @@ def audit_verify(quiet: bool, checkpoint_file: Any, public_key_file: Any) -> Non
     and supplied with --checkpoints); report each break (exit 1)."""
     import time
 
-    from engine import audit as audit_engine
-    from engine import checkpoints, keys
+    from engine.history import audit as audit_engine
+    from engine.history import checkpoints, keys
 
     started = time.monotonic()
 
@@ -404,7 +406,7 @@ def audit_verify(quiet: bool, checkpoint_file: Any, public_key_file: Any) -> Non
 @audit.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign a checkpoint of every chain's end now (the worker also does, periodically)."""
-    from engine import checkpoints
+    from engine.history import checkpoints
 
     try:
         with _docroute().session() as session:
@@ -421,7 +423,7 @@ def audit_checkpoint() -> None:
               help="write to this file (default: standard output)")
 def audit_export_checkpoints(output: Any) -> None:
     """Every signed checkpoint with the public key, as JSON: the file auditors keep."""
-    from engine import checkpoints
+    from engine.history import checkpoints
 
     with _docroute().session() as session:
         data = checkpoints.export(session)

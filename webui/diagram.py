@@ -1,5 +1,5 @@
 """A case's diagram for the bpmn-js viewer: the XML (names in the user's language) and
-which elements are done, active, and which flows were taken (engine.progress)."""
+which elements are done, active, and which flows were taken (engine.queries.progress)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from engine.bpmn import parse_xml
+from engine.definitions.bpmn import parse_xml
 from engine.models import Instance
-from engine.progress import case_progress
+from engine.queries.progress import case_progress
 
 from .views import english_labels, is_english
 

@@ -1,8 +1,9 @@
 """Document pages: register incoming / start outgoing, detail, attachments, 办文单.
 
-Who sees a document is decided by ``engine.access`` alone (clearance and involvement), the
+Who sees a document is decided by ``engine.org.access`` alone (clearance and involvement), the
 same rule as the API's; anything else answers 404, so nobody learns that a document exists.
-A classification changes only through its own action (定密/解密, ``engine.classification``).
+A classification changes only through its own action (定密/解密,
+``engine.registry.classification``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,15 @@ from engine import (
     FormInvalid,
     NotAllowed,
     NotFound,
-    access,
-    classification,
     clock,
     deadlines,
-    handled,
-    identity,
     runtime,
-    search,
 )
-from engine import attachments as files
 from engine.models import Attachment, Document, Instance, Task
+from engine.org import access, identity
+from engine.queries import handled
+from engine.registry import attachments as files
+from engine.registry import classification, search
 
 from . import case_links, get_docroute
 from .auth import current_actor, staff_required
@@ -52,7 +51,7 @@ SUMMARY_FIELDS = {"receipt_number", "source_org", "source_number", "issued_on", 
 
 
 def visible_documents(actor: Actor) -> Any:
-    """A select of the documents the actor may see (``engine.access``)."""
+    """A select of the documents the actor may see (``engine.org.access``)."""
     return access.visible_documents(actor)
 
 
@@ -208,7 +207,7 @@ def detail(document_id: int) -> Any:
 @bp.post("/documents/<int:document_id>/classification")
 @staff_required
 def reclassify(document_id: int) -> Any:
-    """定密/解密: raise or lower the classification, with a reason (engine.classification)."""
+    """定密/解密: raise or lower the classification, with a reason."""
     actor = current_actor()
     try:
         with get_docroute().session() as s:
@@ -236,7 +235,7 @@ def case(instance_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         try:
-            instance = runtime.get_instance(s, instance_id, actor)  # engine.access's rule
+            instance = runtime.get_instance(s, instance_id, actor)  # engine.org.access's rule
         except NotFound:
             abort(404)
         if instance.document_id is not None:

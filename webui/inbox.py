@@ -9,22 +9,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import (
-    Actor,
-    Conflict,
-    DocrouteError,
-    NotAllowed,
-    NotFound,
-    access,
-    clock,
-    definitions,
-    handled,
-    identity,
-    runtime,
-)
+from engine import Actor, Conflict, DocrouteError, NotAllowed, NotFound, clock, definitions, runtime
 from engine.ids import parse_id
-from engine.inbox import InboxFilter, count_scopes, list_tasks
 from engine.models import Document, Task
+from engine.org import access, identity
+from engine.queries import handled
+from engine.queries.inbox import InboxFilter, count_scopes, list_tasks
 
 from . import get_docroute
 from .auth import current_actor, staff_required

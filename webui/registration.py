@@ -6,14 +6,16 @@ so the started case's first tasks find them filled in. Titles follow DOMAIN.md �
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from engine import Actor, FormInvalid, clock, forms, identity, runtime
+from engine import Actor, FormInvalid, runtime
+from engine.definitions import forms
 from engine.models import Document
+from engine.org import identity
+from engine.registry import documents
 
 DOC_TYPES = ["决议", "决定", "命令", "公报", "公告", "通告", "意见", "通知", "通报", "报告",
              "请示", "批复", "议案", "函", "纪要"]
@@ -88,7 +90,7 @@ COLUMNS = ("title", "doc_type", "urgency")
 
 def create_document(s: Session, actor: Actor, kind: str, schema: dict[str, Any],
                     data: dict[str, Any]) -> Document:
-    """Validate the registration and store the document (engine.documents when present).
+    """Validate the registration and store the document (engine.registry.documents).
 
     Raises FormInvalid with one message per field.
     """
@@ -97,23 +99,5 @@ def create_document(s: Session, actor: Actor, kind: str, schema: dict[str, Any],
         raise FormInvalid({"classification": _("Your clearance is lower than this "
                                                "classification: ask a colleague who is "
                                                "cleared to register it.")})
-    engine_documents = _engine_documents()
-    if engine_documents is not None:
-        return engine_documents.create_document(s, actor, kind, clean)
-    # Until engine.documents lands: the same row it would write, without numbering.
-    level = identity.clearance_level(clean.get("classification") or "none")
-    fields = {k: v for k, v in clean.items() if k not in COLUMNS and k != "classification"}
-    document = Document(kind=kind, title=clean["title"], doc_type=clean.get("doc_type", ""),
-                        classification=level, urgency=clean.get("urgency", ""),
-                        fields=fields, created_by=actor.username, created_at=clock.now())
-    s.add(document)
-    s.flush()
-    return document
+    return documents.create_document(s, actor, kind, clean)
 
-
-def _engine_documents() -> Any:
-    try:
-        module = importlib.import_module("engine.documents")
-    except ImportError:
-        return None
-    return module if hasattr(module, "create_document") else None

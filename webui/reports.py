@@ -1,5 +1,5 @@
 """Report pages: KPI figures per unit and period with drill-down, chart and exports, and
-the 政府信息公开年度报告 table. Every figure comes from ``engine.kpi`` (who may read
+the 政府信息公开年度报告 table. Every figure comes from ``engine.queries.kpi`` (who may read
 reports is its rule too); this module only lays them out and writes CSV/XLSX files."""
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from openpyxl import Workbook
 
-from engine import FormInvalid, clock, identity, kpi
+from engine import FormInvalid, clock
 from engine.models import Instance
+from engine.org import identity
+from engine.queries import kpi
 
 from . import get_docroute
 from .auth import current_actor

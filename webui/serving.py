@@ -8,7 +8,7 @@ web worker:
   ``docroute serve --no-scheduler``; any number of ``docroute worker`` processes may share
   the database, since firing is exactly-once through row locks (docs/deployment.md).
 * SQLite (one machine): one web worker process with threads, and the scheduler inside
-  it, where the in-process wake-up signal of ``engine.wakeup`` reaches it. SQLite has one
+  it, where the in-process wake-up signal of ``engine.runtime.wakeup`` reaches it. SQLite has one
   writer at a time, so more processes would only queue for its lock.
 
 Each web worker's connection pool holds as many connections as it has threads (plus
@@ -116,7 +116,8 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _start_scheduler_in_worker(worker: Any) -> None:
-    from engine import notify, timers
+    from engine.deadlines import notify
+    from engine.runtime import timers
 
     docroute = worker.wsgi.extensions["docroute"]
     scheduler = timers.Scheduler(docroute, mail=notify.MailSettings.from_env(os.environ))

@@ -3,7 +3,7 @@
 The 发文稿纸 carries the fields of GB/T 9704-2012 and the 条例 (Art. 9, 25): number,
 classification, urgency, 主送/抄送, and 拟稿/核稿/签发 each with a name and a full date.
 The 收文处理单 carries the receipt record, 拟办, 批示, the 承办 result and the 答复.
-Opinions come from engine.opinions: a send-back reason is printed as a send-back note,
+Opinions come from engine.registry.opinions: a send-back reason is printed as a send-back note,
 never as an opinion, and an opinion superseded by a redo is left off.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine import opinions
 from engine.models import Document, Instance
+from engine.registry import opinions
 
 from .timeline import field_schemas, shown_value
 from .views import label, people_and_groups

@@ -15,18 +15,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import (
-    Actor,
-    Conflict,
-    DocrouteError,
-    FormInvalid,
-    NotFound,
-    authority,
-    clock,
-    drafts,
-    runtime,
-)
+from engine import Actor, Conflict, DocrouteError, FormInvalid, NotFound, clock, runtime
 from engine.models import Instance, Task
+from engine.org import authority
+from engine.runtime import drafts
 
 from . import get_docroute
 from .auth import current_actor, staff_required
@@ -67,7 +59,7 @@ def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
 
 
 def _holders(s: Session, actor: Actor, instance: Instance, row: Task) -> list[dict[str, str]]:
-    """Whom the task may be delegated to: those who may hold it (engine.authority)."""
+    """Whom the task may be delegated to: those who may hold it (engine.org.authority)."""
     return [{"username": u.username, "name": u.name, "title": u.title}
             for u in authority.holders(s, instance, row) if u.username != actor.username]
 

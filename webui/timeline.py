@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import forms, history, opinions
+from engine import history
+from engine.definitions import forms
 from engine.models import Form, Instance
+from engine.registry import opinions
 
 from .views import choice_label, label, office_date, office_time, people_and_groups
 
@@ -33,7 +35,7 @@ class Entry:
     task_name: str
     fields: list[tuple[str, str, bool]] = field(default_factory=list)
     note: str = ""
-    send_back: bool = False  # its text is a 退回 reason, not an opinion (engine.opinions)
+    send_back: bool = False  # its text is a 退回 reason, not an opinion (engine.registry.opinions)
     superseded: bool = False  # the step was done again after a send-back
 
     @property
@@ -93,7 +95,7 @@ def _collect(found: dict[str, dict[str, Any]], schema: dict[str, Any]) -> None:
 
 
 def task_forms(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
-    """User task id -> its form's schema (engine.opinions.task_forms)."""
+    """User task id -> its form's schema (engine.registry.opinions.task_forms)."""
     return opinions.task_forms(s, instance)
 
 

@@ -19,7 +19,8 @@ from flask_babel import format_decimal, get_locale, lazy_gettext
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from engine import clock, workcalendar
+from engine import clock
+from engine.deadlines import notify, workcalendar
 
 from . import get_docroute
 from .formdata import input_value
@@ -280,20 +281,12 @@ def multiline(value: Any) -> Markup:
     return Markup("<br>").join(escape(line) for line in str(value or "").splitlines())
 
 
-# --- notifications (engine.reminders / engine.notify, when present) ----------------------
+# --- notifications (engine.deadlines.reminders and notify) ----------------------------------
 
 
 def notification_api() -> Any:
-    """The module that offers unread_count / list_notifications / mark_read, or None."""
-    for name in ("reminders", "notify"):
-        try:
-            module = __import__(f"engine.{name}", fromlist=["unread_count"])
-        except ImportError:
-            continue
-        if all(hasattr(module, f) for f in ("unread_count", "list_notifications",
-                                            "mark_read")):
-            return module
-    return None
+    """The engine's notifications (``engine.deadlines.notify``)."""
+    return notify
 
 
 def _count_unread() -> None:

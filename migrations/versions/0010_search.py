@@ -13,7 +13,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-from engine.search import SEARCHED_FIELDS, normalise
+from engine.registry.search import SEARCHED_FIELDS, normalise
 
 revision = '0010_search'
 down_revision = '0005_calendar'
@@ -24,7 +24,7 @@ _SEPARATOR = "\x1f"
 
 
 def _text(title: str, number: str | None, fields: object) -> str:
-    # Same rule as engine.search.search_text, on plain column values.
+    # Same rule as engine.registry.search.search_text, on plain column values.
     if isinstance(fields, str):
         fields = json.loads(fields or "{}")
     values = fields if isinstance(fields, dict) else {}

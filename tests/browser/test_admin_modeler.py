@@ -18,8 +18,8 @@ from werkzeug.serving import make_server
 
 from engine import Docroute, Settings, runtime
 from engine.demo import seed_organisation
-from engine.identity import Actor, get_user
 from engine.models import Definition, Instance, Task
+from engine.org.identity import Actor, get_user
 from webui import create_app
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,8 @@ import pytest
 from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
-from engine import Docroute, Settings, audit, demo, runtime
+from engine import Docroute, Settings, demo, runtime
+from engine.history import audit
 from engine.models import Instance
 
 ROOT = Path(__file__).resolve().parents[2]

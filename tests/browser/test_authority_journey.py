@@ -11,8 +11,9 @@ from typing import Any
 import test_staff_journey as journey
 from test_staff_journey import Site, Staff
 
-from engine import identity, runtime
+from engine import runtime
 from engine.models import Task
+from engine.org import identity
 
 pytestmark = journey.pytestmark
 # The staff journey's fixtures: a browser, and the app on the shipped workflows.

@@ -1,0 +1,109 @@
+"""Inbox queries over the task projection: never deserializes a workflow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, any_, case, func, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.models import Task, TaskGroup
+from engine.org.identity import Actor
+from engine.registry import search
+
+LEVEL_ORDER = {"escalated": 0, "red": 1, "yellow": 2, "blue": 3, "": 4}
+URGENCY_ORDER = {"特急": 0, "加急": 1}
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    scope: str = "all"  # mine | group | all
+    process_key: str = ""
+    document_kind: str = ""
+    overdue: bool = False
+    search: str = ""
+    limit: int = 50
+    offset: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _visible(actor: Actor, scope: str, dialect: str) -> Select[Task]:
+    """Open tasks of one scope that the actor may see.
+
+    Written so that both databases start from the actor's few rows, never from all
+    tasks (measured in docs/benchmarks.md, "Inbox"): group tasks are found through
+    ``ix_task_groups_group_task`` and the actor's own through ``ix_tasks_assignee_due``,
+    then fetched by primary key. An ``OR`` across the two (the obvious form) makes both
+    databases read every task. PostgreSQL still prefers a full scan to a thousand key
+    lookups when it sees a join, so it gets the ids as one array (``= ANY(ARRAY(...))``,
+    evaluated once), which it can only answer through the key.
+    """
+    query = select(Task).where(Task.classification <= actor.clearance)
+    if scope == "mine":
+        return query.where(Task.assignee == actor.username)
+    ids: Select[str] = select(TaskGroup.task_id).where(
+        TaskGroup.group_key.in_(sorted(actor.groups)))
+    if scope == "group":
+        return query.where(_id_among(ids, dialect), Task.assignee.is_(None))
+    mine = select(Task.id).where(Task.assignee == actor.username)
+    # A group task someone else has claimed has another assignee: keep only unclaimed.
+    return query.where(_id_among(union_all(mine, ids), dialect),
+                       or_(Task.assignee == actor.username, Task.assignee.is_(None)))
+
+
+def _id_among(ids: Any, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return Task.id == any_(func.array(ids.scalar_subquery()))
+    return Task.id.in_(ids)
+
+
+def list_tasks(session: Session, actor: Actor, flt: InboxFilter) -> list[Task]:
+    """Open tasks the actor may work on, most pressing first (overdue, urgency, due date)."""
+    return list(session.scalars(list_query(session, actor, flt)))
+
+
+def list_query(session: Session, actor: Actor, flt: InboxFilter) -> Select[Task]:
+    """The statement of ``list_tasks`` (exposed so benchmarks can EXPLAIN it)."""
+    query = _visible(actor, flt.scope, _dialect(session))
+    if flt.process_key:
+        query = query.where(Task.process_key == flt.process_key)
+    if flt.document_kind:
+        query = query.where(Task.document_kind == flt.document_kind)
+    if flt.overdue:
+        query = query.where(Task.due_at < clock.now())
+    if flt.search.strip():
+        query = query.where(search.task_matches(session, flt.search))
+    urgency = case({k: v for k, v in URGENCY_ORDER.items()}, value=Task.urgency, else_=2)
+    query = query.order_by(Task.due_at.is_(None), Task.due_at, urgency, Task.created_at)
+    return query.limit(min(flt.limit, 500)).offset(flt.offset)
+
+
+def count_tasks(session: Session, actor: Actor, scope: str = "all") -> int:
+    return int(session.scalar(count_query(session, actor, scope)) or 0)
+
+
+def count_query(session: Session, actor: Actor, scope: str = "all") -> Select[int]:
+    """The statement of ``count_tasks`` (exposed so benchmarks can EXPLAIN it)."""
+    return _visible(actor, scope, _dialect(session)).with_only_columns(func.count())
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def is_overdue(task: Task, now: datetime | None = None) -> bool:
+    return task.due_at is not None and task.due_at < (now or clock.now())
+
+
+def count_scopes(session: Session, actor: Actor) -> dict[str, int]:
+    """The inbox tabs' counts: ``mine``, ``group`` and ``all`` in two queries.
+
+    ``mine`` and ``group`` never overlap (a group task is unassigned, one of mine is
+    not), so ``all`` is their sum and needs no query of its own.
+    """
+    mine = count_tasks(session, actor, "mine")
+    group = count_tasks(session, actor, "group")
+    return {"all": mine + group, "mine": mine, "group": group}
