@@ -1,27 +1,32 @@
 """docroute's engine: persistence, runtime, timers, history, identity, documents.
 
 Never imports Flask. The web UI, the CLI and workers call the names below.
+
+The names are loaded on first use (PEP 562), so importing a light module such as
+``engine.ids`` or ``engine.constants`` does not pull in SQLAlchemy and SpiffWorkflow:
+the command line answers ``--help`` without them. The modules that register themselves
+on import (chain heads, service operators, search text) are imported with ``Docroute``
+(engine/service.py), which every process builds before it touches a database.
 """
 
-from . import audit as _audit  # noqa: F401  (keeps every hash chain's head; engine/audit.py)
-from . import checkpoints as _checkpoints  # noqa: F401  (the signed checkpoints' tables)
-from . import deadlines as _deadlines  # noqa: F401  (registers the deadline_* service operators)
-from . import documents as _documents  # noqa: F401  (registers document operators and sync)
-from . import links as _links  # noqa: F401  (registers the open_supervision operator)
-from . import search as _search  # noqa: F401  (keeps documents.search_text current)
-from .config import Settings
-from .errors import (
-    Conflict,
-    DocrouteError,
-    FormInvalid,
-    NotAllowed,
-    NotFound,
-    Problem,
-    ScriptError,
-    WorkflowInvalid,
-)
-from .identity import Actor
-from .service import Docroute
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_WHERE = {
+    "Actor": "identity",
+    "Conflict": "errors",
+    "Docroute": "service",
+    "DocrouteError": "errors",
+    "FormInvalid": "errors",
+    "NotAllowed": "errors",
+    "NotFound": "errors",
+    "Problem": "errors",
+    "ScriptError": "errors",
+    "Settings": "config",
+    "WorkflowInvalid": "errors",
+}
 
 __all__ = [
     "Actor",
@@ -36,3 +41,28 @@ __all__ = [
     "Settings",
     "WorkflowInvalid",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:  # also lets ``from engine import runtime`` import the submodule
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from .config import Settings
+    from .errors import (
+        Conflict,
+        DocrouteError,
+        FormInvalid,
+        NotAllowed,
+        NotFound,
+        Problem,
+        ScriptError,
+        WorkflowInvalid,
+    )
+    from .identity import Actor
+    from .service import Docroute

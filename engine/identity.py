@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import clock, history, passwords, tokens
+from .constants import CLEARANCES
 from .errors import Conflict, DocrouteError, NotFound
 from .models import Group, Membership, User
 
-CLEARANCES = ("none", "confidential", "secret", "top_secret")
 CLEARANCE_ZH = {"none": "无", "confidential": "秘密", "secret": "机密", "top_secret": "绝密"}
 SYSTEM_ACTOR = "system"
 MAX_FAILED_LOGINS = 5  # in a row, per account

@@ -81,3 +81,14 @@ class Docroute:
                      check_only: bool = False) -> list[tuple[str, int, str]]:
         return forms.deploy(session, files, actor=actor,
                             max_bytes=self.settings.max_diagram_bytes, check_only=check_only)
+
+
+# Modules that register themselves on import (hash-chain heads, service operators, document
+# sync, search text). Imported here, after Docroute exists (some of them import it), so
+# every process that builds a Docroute has them, and `import engine` stays light.
+from . import audit as _audit  # noqa: E402, F401  (keeps every hash chain's head; engine/audit.py)
+from . import checkpoints as _checkpoints  # noqa: E402, F401  (the signed checkpoints' tables)
+from . import deadlines as _deadlines  # noqa: E402, F401  (registers the deadline_* service operators)
+from . import documents as _documents  # noqa: E402, F401  (registers document operators and sync)
+from . import links as _links  # noqa: E402, F401  (registers the open_supervision operator)
+from . import search as _search  # noqa: E402, F401  (keeps documents.search_text current)

@@ -16,13 +16,13 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from . import clock, history
+from .constants import MAX_EXPIRY_DAYS
 from .errors import Conflict, DocrouteError, NotAllowed, NotFound
 from .models import ApiToken, User
 
 if TYPE_CHECKING:  # identity imports this module
     from .identity import Actor
 
-MAX_EXPIRY_DAYS = 3650
 MAX_NAME = 128
 
 
