@@ -40,7 +40,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import calendar_calls, clock, definitions, forms, history, spiff
+from . import calendar_calls, clock, compaction, definitions, forms, history, spiff
 from .errors import DocrouteError, NotFound
 from .models import Definition, Event, Instance
 from .services import ServiceScope, service_scope
@@ -200,15 +200,19 @@ def _apply(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str:
         start.data.update(payload.get("data") or {})
         _after(cursor, _run(cursor, event, payload, lambda: None))
         cursor.state_events.append(event)
+        compaction.compact(cursor.workflow)
         return kind
     if cursor.workflow is None:
         raise ReplayFailed(f"event {event.seq} ({event.type}) comes before the case was "
                            "started")
     if event.type == "migrated":
         _migrate(cursor, payload)
-        return kind
-    _step(cursor, event, payload)
-    cursor.state_events.append(event)
+    else:
+        _step(cursor, event, payload)
+        cursor.state_events.append(event)
+    # As the runtime does after every step (engine/compaction.py): the same tree, and each
+    # step of a long loop costs the same.
+    compaction.compact(cursor.workflow)
     return kind
 
 
@@ -349,10 +353,10 @@ def _flows(xml: str) -> tuple[tuple[str, str, str], ...]:
 
 def markers(workflow: BpmnWorkflow, xml: str) -> dict[str, list[str]]:
     """Element ids to highlight: completed, active, incidents, and the flows taken."""
-    completed: set[str] = set()
+    # Rounds compaction dropped from the tree still count as done (engine/compaction.py).
+    completed, pairs, above = compaction.summary(workflow)
     active: set[str] = set()
     incidents: set[str] = set()
-    pairs: set[tuple[str, str]] = set()
     for task in _all_tasks(workflow):
         bpmn_id = _bpmn_id(task)
         if bpmn_id is None:
@@ -365,7 +369,7 @@ def markers(workflow: BpmnWorkflow, xml: str) -> dict[str, list[str]]:
                 incidents.add(bpmn_id)
         else:
             continue
-        source = _named_ancestor(task)
+        source = _named_ancestor(task, above if task.workflow is workflow else None)
         if source is not None:
             pairs.add((source, bpmn_id))
     path = sorted(fid for fid, src, dst in _flows(xml) if (src, dst) in pairs)
@@ -373,14 +377,14 @@ def markers(workflow: BpmnWorkflow, xml: str) -> dict[str, list[str]]:
             "path": path, "incidents": sorted(incidents)}
 
 
-def _named_ancestor(task: Any) -> str | None:
+def _named_ancestor(task: Any, above: str | None = None) -> str | None:
     parent = task.parent
     while parent is not None:
         bpmn_id = _bpmn_id(parent)
         if bpmn_id is not None:
             return bpmn_id if parent.state == TaskState.COMPLETED else None
         parent = parent.parent
-    return None
+    return above  # past a compacted tree's root: the (completed) element above it
 
 
 # --- replaying --------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from . import (
     authority,
     classification,
     clock,
+    compaction,
     db,
     definitions,
     drafts,
@@ -204,6 +205,9 @@ def persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
                             {"message": outcome.incident})
     elif instance.status != "error":
         instance.incident = None
+    # Finished rounds leave the live tree (the history keeps them): a step's cost and the
+    # stored state stay flat however often a case loops. Replay compacts identically.
+    compaction.compact(workflow)
     instance.state = spiff.dump_state(workflow)
     instance.serializer_version = spiff.SERIALIZER_VERSION
     instance.version += 1
