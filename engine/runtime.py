@@ -109,10 +109,9 @@ def _drop_pending(session: Session) -> None:
 
 def lock_case(session: Session, instance_id: int) -> Instance:
     """The case row, locked for this transaction and freshly read; NotFound if absent."""
-    instance = db.lock_instance(session, instance_id)
+    instance = db.lock_instance(session, instance_id)  # read afresh by the locking SELECT
     if instance is None:
         raise NotFound(f"no case with id {instance_id}")
-    session.refresh(instance)
     return instance
 
 
@@ -434,7 +433,10 @@ def can_see_task(row: Task, actor: Actor) -> bool:
 def _open_task(session: Session, task_id: str, actor: Actor) -> tuple[Instance, Task]:
     row = get_task_row(session, task_id, actor)
     instance = lock_case(session, row.instance_id)
-    row = get_task_row(session, task_id, actor)  # re-read under the lock
+    if session.get_bind().dialect.name != "sqlite":
+        # Re-read under the row lock. SQLite's transaction took the one write lock with
+        # its first statement (BEGIN IMMEDIATE), so the first read was already under it.
+        row = get_task_row(session, task_id, actor)
     if instance.status == "suspended":
         raise Conflict("this case is suspended; no task can be worked on until it resumes")
     if instance.status not in ("running", "error"):
