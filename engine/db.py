@@ -83,6 +83,9 @@ def lock_instance(session: Session, instance_id: int) -> Instance | None:
     SQLite needs no row lock: every write transaction starts with BEGIN IMMEDIATE,
     which already holds the database's single write lock.
     """
+    # populate_existing: the row as it is now, even if this session loaded it before the
+    # lock (one statement instead of a lock and a refresh).
     return session.scalars(
         select(Instance).where(Instance.id == instance_id).with_for_update()
+        .execution_options(populate_existing=True)
     ).one_or_none()

@@ -92,3 +92,4 @@ class Docroute:
                      check_only: bool = False) -> list[tuple[str, int, str]]:
         return forms.deploy(session, files, actor=actor,
                             max_bytes=self.settings.max_diagram_bytes, check_only=check_only)
+

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from engine.deadlines import periods
-from engine.history import audit, chain
+from engine.history import audit, chain, checkpoints
 from engine.org import orgchart
 from engine.registry import document_ops, links, search
 from engine.runtime import cases, operators
@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 # Modules whose ``@operator`` functions diagrams may call (serviceTaskOperator ids).
 OPERATOR_MODULES: tuple[ModuleType, ...] = (orgchart, document_ops, links, periods)
+
+# Tables defined beside their code rather than in engine/models.py: the metadata must know them.
+TABLE_MODULES: tuple[ModuleType, ...] = (checkpoints,)
 
 # Run after every step, inside its transaction: case data flows into the document.
 AFTER_STEP: tuple[cases.StepHook, ...] = (document_ops.sync_document,)

@@ -4,27 +4,48 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, g, request, session
-from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_babel import Babel
+    from flask_limiter import Limiter
+    from flask_wtf.csrf import CSRFProtect
 
-from engine import Docroute, Settings
+    from engine import Docroute
 
-from . import safety
+    csrf: CSRFProtect
+    limiter: Limiter
+    babel: Babel
 
 LANGUAGES = ("zh", "en")
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, storage_uri="memory://",
-                  default_limits=[])
-babel = Babel()
+_EXTENSIONS: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``csrf``, ``limiter`` and ``babel``, made on first use: the command line imports
+    this package and must not load Flask to print its help (tests/test_cli_startup.py)."""
+    if name not in ("csrf", "limiter", "babel"):
+        raise AttributeError(f"module 'webui' has no attribute {name!r}")
+    if not _EXTENSIONS:
+        from flask_babel import Babel
+        from flask_limiter import Limiter
+        from flask_limiter.util import get_remote_address
+        from flask_wtf.csrf import CSRFProtect
+
+        _EXTENSIONS.update(csrf=CSRFProtect(), babel=Babel(), limiter=Limiter(
+            key_func=get_remote_address, storage_uri="memory://", default_limits=[]))
+    return _EXTENSIONS[name]
 
 
 def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None = None) -> Flask:
     """Build the app: defaults, then DOCROUTE_* environment, then ``config`` (tests)."""
+    from flask import Flask
+
+    from engine import Docroute, Settings
+
+    from . import safety
+
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -49,10 +70,10 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(settings.home)
 
-    csrf.init_app(app)
-    limiter.init_app(app)
+    __getattr__("csrf").init_app(app)
+    __getattr__("limiter").init_app(app)
     safety.init_app(app)  # before any route: it installs the id converter
-    babel.init_app(app, locale_selector=select_locale)
+    __getattr__("babel").init_app(app, locale_selector=select_locale)
     _register(app)
     app.after_request(_security_headers)
     return app
@@ -119,6 +140,8 @@ def _secret_key(home: Path) -> str:
 
 def select_locale() -> str:
     """The user's chosen language, else the browser's Accept-Language, else Chinese."""
+    from flask import g, request, session
+
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from engine import Docroute, DocrouteError, Settings
-from engine.deadlines import calendar_recompute, workcalendar
+from engine.errors import DocrouteError
+
+if TYPE_CHECKING:
+    from engine import Docroute
 
 
 def _app() -> Docroute:
+    from engine import Docroute, Settings
+
     try:
         return Docroute(Settings.from_env())
     except ValueError as error:
@@ -35,6 +40,8 @@ def calendar() -> None:
               help="the notice the file follows, e.g. 国办发明电〔2026〕7号")
 def calendar_import(file: str, source: str) -> None:
     """Replace every year in FILE (CSV: date,is_workday,note; each year complete)."""
+    from engine.deadlines import calendar_recompute
+
     try:
         text = Path(file).read_bytes().decode("utf-8")
     except UnicodeDecodeError:
@@ -59,6 +66,8 @@ def calendar_import(file: str, source: str) -> None:
 @click.argument("year", type=int)
 def calendar_export(year: int) -> None:
     """Print the stored days of YEAR as CSV (the import format)."""
+    from engine.deadlines import workcalendar
+
     with _app().session() as session:
         rows = workcalendar.year_rows(session, year)
     if not rows:
@@ -71,6 +80,8 @@ def calendar_export(year: int) -> None:
 @click.argument("year", type=int)
 def calendar_template(year: int) -> None:
     """Print YEAR's statutory holidays and weekends to correct against the notice."""
+    from engine.deadlines import workcalendar
+
     try:
         click.echo(workcalendar.template_csv(year), nl=False)
     except DocrouteError as error:
@@ -82,6 +93,8 @@ def calendar_template(year: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print a JSON array")
 def calendar_status(as_json: bool) -> None:
     """Each year: official (notice imported), provisional (statutory holidays) or missing."""
+    from engine.deadlines import workcalendar
+
     with _app().session() as session:
         cal = workcalendar.load(session)
     rows = workcalendar.year_status(cal)

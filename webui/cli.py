@@ -1,4 +1,9 @@
-"""The ``docroute`` command line (DESIGN.md, "Interfaces other tools rely on")."""
+"""The ``docroute`` command line (DESIGN.md, "Interfaces other tools rely on").
+
+Only click and plain constants are imported here: each command imports the engine (and
+with it SQLAlchemy and SpiffWorkflow) itself, so ``docroute --help``, ``--version`` and
+argument errors answer at once (tests/test_cli_startup.py).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,22 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from engine import Docroute, DocrouteError, Settings, WorkflowInvalid
-from engine.definitions import SourceFile
+from engine.constants import CLEARANCES, MAX_EXPIRY_DAYS
 from engine.ids import MAX_ID
-from engine.org import identity, tokens
+
+if TYPE_CHECKING:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine import Docroute
 
 
 def _docroute() -> Docroute:
+    from engine import Docroute, Settings
+
     try:
         return Docroute(Settings.from_env())
     except ValueError as error:
@@ -30,6 +39,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="docroute", message="%(prog)s %(version)s")
 def main() -> None:
     """docroute: official-document routing on BPMN."""
 
@@ -37,6 +47,8 @@ def main() -> None:
 @main.command()
 def init() -> None:
     """Create or upgrade the database and deploy workflows/ and forms/ (idempotent)."""
+    from engine import WorkflowInvalid
+
     app = _docroute()
     try:
         for line in app.init():
@@ -138,6 +150,11 @@ def worker(once: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def deploy(check: bool, files: tuple[str, ...]) -> None:
     """Validate and deploy BPMN/DMN files (with --check: validate only)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine import DocrouteError, WorkflowInvalid
+    from engine.definitions import SourceFile
+
     sources = []
     for name in files:
         path = Path(name)
@@ -178,12 +195,15 @@ def users() -> None:
 @click.option("--password", required=True)
 @click.option("--display-name", default="")
 @click.option("--group", "groups", multiple=True)
-@click.option("--clearance", default="none", type=click.Choice(identity.CLEARANCES))
+@click.option("--clearance", default="none", type=click.Choice(CLEARANCES))
 @click.option("--admin", is_flag=True)
 @click.option("--auditor", is_flag=True)
 def users_add(name: str, password: str, display_name: str, groups: tuple[str, ...],
               clearance: str, admin: bool, auditor: bool) -> None:
     """Add a user."""
+    from engine import DocrouteError
+    from engine.org import identity
+
     app = _docroute()
     try:
         with app.session() as session:
@@ -200,6 +220,9 @@ def users_add(name: str, password: str, display_name: str, groups: tuple[str, ..
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 def users_password(name: str, password: str) -> None:
     """Set the user NAME's password; their sessions end and their API tokens are revoked."""
+    from engine import DocrouteError
+    from engine.org import identity
+
     try:
         with _docroute().session() as session:
             user = identity.get_user(session, name)
@@ -213,6 +236,8 @@ def users_password(name: str, password: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def users_list(as_json: bool) -> None:
     """List users."""
+    from engine.org import identity
+
     with _docroute().session() as session:
         rows: list[dict[str, Any]] = [{"username": u.username, "name": u.name,
                  "groups": [g.key for g in u.groups],
@@ -237,6 +262,8 @@ def groups() -> None:
 @click.option("--json", "as_json", is_flag=True)
 def groups_list(as_json: bool) -> None:
     """List groups (departments and roles)."""
+    from engine.org import identity
+
     with _docroute().session() as session:
         rows = [{"key": g.key, "name": g.name, "name_en": g.name_en, "kind": g.kind}
                 for g in identity.list_groups(session)]
@@ -280,10 +307,13 @@ def token() -> None:
 @token.command("create")
 @click.argument("name")
 @click.option("--name", "label", default="", help="what the token is for")
-@click.option("--expires-days", type=click.IntRange(1, tokens.MAX_EXPIRY_DAYS), default=None,
+@click.option("--expires-days", type=click.IntRange(1, MAX_EXPIRY_DAYS), default=None,
               help="the token stops working after this many days")
 def token_create(name: str, label: str, expires_days: int | None) -> None:
     """Print a new API token for the user NAME, alone on stdout."""
+    from engine import DocrouteError
+    from engine.org import identity
+
     try:
         with _docroute().session() as session:
             secret = identity.create_token(session, name, name=label, expires_days=expires_days)
@@ -297,6 +327,9 @@ def token_create(name: str, label: str, expires_days: int | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def token_list(name: str, as_json: bool) -> None:
     """List the user NAME's tokens: id, name, status, created, expires, last used."""
+    from engine import DocrouteError
+    from engine.org import tokens
+
     try:
         with _docroute().session() as session:
             rows: list[dict[str, Any]] = [{"id": t.id, "name": t.name, "status": t.status,
@@ -319,6 +352,9 @@ def token_list(name: str, as_json: bool) -> None:
 @click.argument("token_id", type=click.IntRange(1, MAX_ID))
 def token_revoke(token_id: int) -> None:
     """Revoke the token with this id (see 'docroute token list')."""
+    from engine import DocrouteError
+    from engine.org import identity, tokens
+
     try:
         with _docroute().session() as session:
             info = tokens.revoke(session, identity.SYSTEM, token_id)
@@ -334,7 +370,9 @@ def token_revoke(token_id: int) -> None:
 @click.argument("case_id", type=int)
 def replay(case_id: int) -> None:
     """Rebuild a case from its events; print 'verified' or where it differs (exit 1)."""
-    from engine import history
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine import DocrouteError, history
     from engine.history import audit as audit_engine
     from engine.history import checkpoints
 
@@ -371,6 +409,9 @@ def audit_verify(quiet: bool, checkpoint_file: Any, public_key_file: Any) -> Non
     and supplied with --checkpoints); report each break (exit 1)."""
     import time
 
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine import DocrouteError
     from engine.history import audit as audit_engine
     from engine.history import checkpoints, keys
 
@@ -406,6 +447,8 @@ def audit_verify(quiet: bool, checkpoint_file: Any, public_key_file: Any) -> Non
 @audit.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign a checkpoint of every chain's end now (the worker also does, periodically)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from engine.history import checkpoints
 
     try:

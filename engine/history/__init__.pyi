@@ -10,6 +10,7 @@ from . import checkpoints as checkpoints
 from . import keys as keys
 from . import replay as replay
 from .chain import GENESIS as GENESIS
+from .chain import SEALED as SEALED
 from .chain import SYSTEM_CHAIN as SYSTEM_CHAIN
 from .chain import ChainBreak as ChainBreak
 from .chain import NoHistoryKey as NoHistoryKey
@@ -26,5 +27,6 @@ from .chain import keys_for as keys_for
 from .chain import listen as listen
 from .chain import lock_chain as lock_chain
 from .chain import seal_pending as seal_pending
+from .chain import sealed_end as sealed_end
 from .chain import use_keys as use_keys
 from .chain import verify_events as verify_events

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, create_engine, event, exists, func, or_, select
+from sqlalchemy import String, and_, create_engine, event, exists, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine import clock
@@ -114,16 +114,17 @@ def _write_heads(session: Session) -> None:
         return
     key = history.keys_for(session).mac_key
     for chain in sorted(chains):
-        last = session.execute(select(Event.seq, Event.hash).where(Event.chain == chain)
-                               .order_by(Event.seq.desc()).limit(1)).first()
-        head = session.get(ChainHead, chain)
+        # The end this transaction sealed (the usual case), else read it back.
+        last = history.sealed_end(session, chain) or session.execute(
+            select(Event.seq, Event.hash).where(Event.chain == chain)
+            .order_by(Event.seq.desc()).limit(1)).first()
         if last is None:
             continue
         mac = history.head_mac(key, chain, last.seq, last.hash)
-        if head is None:
+        moved = session.execute(update(ChainHead).where(ChainHead.chain == chain)
+                                .values(seq=last.seq, hash=last.hash, mac=mac))
+        if moved.rowcount == 0:  # type: ignore[attr-defined]
             session.add(ChainHead(chain=chain, seq=last.seq, hash=last.hash, mac=mac))
-        else:
-            head.seq, head.hash, head.mac = last.seq, last.hash, mac
     session.info.pop(_TOUCHED, None)
 
 

@@ -37,6 +37,7 @@ from uuid import UUID
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -52,6 +53,9 @@ SYSTEM_CHAIN = "system"
 # any other user of advisory locks in the same database.
 _LOCK_SPACE = 0x64720001
 _PENDING = "docroute_pending_system_events"
+# The last event this transaction sealed per chain: the next append and the chain head
+# (engine/audit.py) need not read it back.
+SEALED = "docroute_sealed_chain_ends"
 _KEYS: weakref.WeakKeyDictionary[Engine, HistoryKeys] = weakref.WeakKeyDictionary()
 
 
@@ -135,9 +139,11 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _last(session: Session, chain: str) -> Event | None:
-    return session.scalars(
-        select(Event).where(Event.chain == chain).order_by(Event.seq.desc()).limit(1)
+def _last(session: Session, chain: str) -> Any:
+    """The chain's last (seq, hash), or None (only those two columns: a payload can be big)."""
+    return session.execute(
+        select(Event.seq, Event.hash).where(Event.chain == chain).order_by(Event.seq.desc())
+        .limit(1)
     ).first()
 
 
@@ -164,13 +170,28 @@ def append(session: Session, chain: str, type_: str, actor: str, payload: dict[s
 def _seal(session: Session, event: Event) -> None:
     key = keys_for(session).mac_key
     lock_chain(session, event.chain)
-    previous = _last(session, event.chain)
+    previous = sealed_end(session, event.chain) or _last(session, event.chain)
     event.seq = previous.seq + 1 if previous else 1
     event.prev_hash = previous.hash if previous else GENESIS
     event.hash = event_hash(event.prev_hash, event.chain, event.seq, event.type, event.actor,
                             event.at, event.task_id, event.task_name, event.payload, key)
     session.add(event)
     session.flush()
+    session.info.setdefault(SEALED, {})[event.chain] = event
+
+
+def sealed_end(session: Session, chain: str) -> Event | None:
+    """The chain's last event if this transaction sealed it and it is still written.
+
+    Not after a savepoint rolled it back, nor once anything changed it since.
+    """
+    event = session.info.get(SEALED, {}).get(chain)
+    if event is None:
+        return None
+    state = sa_inspect(event)
+    if not state.persistent or state.session is not session or event in session.dirty:
+        return None
+    return event
 
 
 def seal_pending(session: Session) -> None:
@@ -185,6 +206,12 @@ def _seal_before_commit(session: Session) -> None:
 
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(SEALED, None)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _forget_sealed(session: Session) -> None:
+    session.info.pop(SEALED, None)
 
 
 def listen() -> None:

@@ -36,7 +36,7 @@ from engine.definitions import deployment as definitions
 from engine.definitions import forms
 from engine.errors import DocrouteError, NotFound
 from engine.models import Definition, Event, Instance
-from engine.runtime import spiff, step
+from engine.runtime import compaction, spiff, step
 from engine.runtime.step import classify
 
 from . import chain as history
@@ -160,15 +160,19 @@ def _apply(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str:
         cursor.workflow = _new_workflow(cursor.session, cursor.definition)
         _after(cursor, _rerun(cursor, event, payload))
         cursor.state_events.append(event)
+        compaction.compact(cursor.workflow)
         return kind
     if cursor.workflow is None:
         raise ReplayFailed(f"event {event.seq} ({event.type}) comes before the case was "
                            "started")
     if event.type == "migrated":
         _migrate(cursor, payload)
-        return kind
-    _step(cursor, event, payload)
-    cursor.state_events.append(event)
+    else:
+        _step(cursor, event, payload)
+        cursor.state_events.append(event)
+    # As the runtime does after every step (runtime/compaction.py): the same tree, and each
+    # step of a long loop costs the same.
+    compaction.compact(cursor.workflow)
     return kind
 
 
@@ -273,10 +277,10 @@ def _flows(xml: str) -> tuple[tuple[str, str, str], ...]:
 
 def markers(workflow: BpmnWorkflow, xml: str) -> dict[str, list[str]]:
     """Element ids to highlight: completed, active, incidents, and the flows taken."""
-    completed: set[str] = set()
+    # Rounds compaction dropped from the tree still count as done (engine/runtime/compaction.py).
+    completed, pairs, above = compaction.summary(workflow)
     active: set[str] = set()
     incidents: set[str] = set()
-    pairs: set[tuple[str, str]] = set()
     for task in _all_tasks(workflow):
         bpmn_id = _bpmn_id(task)
         if bpmn_id is None:
@@ -289,7 +293,7 @@ def markers(workflow: BpmnWorkflow, xml: str) -> dict[str, list[str]]:
                 incidents.add(bpmn_id)
         else:
             continue
-        source = _named_ancestor(task)
+        source = _named_ancestor(task, above if task.workflow is workflow else None)
         if source is not None:
             pairs.add((source, bpmn_id))
     path = sorted(fid for fid, src, dst in _flows(xml) if (src, dst) in pairs)
@@ -297,14 +301,14 @@ def markers(workflow: BpmnWorkflow, xml: str) -> dict[str, list[str]]:
             "path": path, "incidents": sorted(incidents)}
 
 
-def _named_ancestor(task: Any) -> str | None:
+def _named_ancestor(task: Any, above: str | None = None) -> str | None:
     parent = task.parent
     while parent is not None:
         bpmn_id = _bpmn_id(parent)
         if bpmn_id is not None:
             return bpmn_id if parent.state == TaskState.COMPLETED else None
         parent = parent.parent
-    return None
+    return above  # past a compacted tree's root: the (completed) element above it
 
 
 # --- replaying --------------------------------------------------------------------------------
@@ -440,10 +444,22 @@ def verify(session: Session, instance_id: int, events: list[Any] | None = None) 
                        f"{instance.definition.version}", result.events, result.last_hash,
                        unknown)
     rebuilt = canonical(json.loads(spiff.dump_state(result.workflow)))
-    stored = canonical(json.loads(instance.state))
-    difference = first_difference(stored, rebuilt)
+    difference = first_difference(_stored_state(session, instance), rebuilt)
     return Verdict(instance_id, difference is None, difference or "", result.events,
                    result.last_hash, unknown)
+
+
+def _stored_state(session: Session, instance: Instance) -> Any:
+    """The stored state, canonical and compacted as replay compacts: a case last written
+    before compaction existed holds its finished rounds, which say nothing the events do
+    not, and compacting is deterministic (``runtime/compaction.py``)."""
+    from engine.runtime.cases import SCRIPT_ENGINE
+
+    spec, subprocesses = definitions.load_spec(session, instance.definition)
+    workflow = spiff.load_state(instance.state, spec, subprocesses, SCRIPT_ENGINE)
+    if compaction.compact(workflow) == 0:
+        return canonical(json.loads(instance.state))
+    return canonical(json.loads(spiff.dump_state(workflow)))
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock
+from engine.constants import CLEARANCES
 from engine.errors import Conflict, DocrouteError, NotFound
 from engine.history import chain as history
 from engine.models import Group, Membership, User
 
 from . import passwords, tokens
 
-CLEARANCES = ("none", "confidential", "secret", "top_secret")
 CLEARANCE_ZH = {"none": "无", "confidential": "秘密", "secret": "机密", "top_secret": "绝密"}
 SYSTEM_ACTOR = "system"
 MAX_FAILED_LOGINS = 5  # in a row, per account

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.constants import MAX_EXPIRY_DAYS
 from engine.errors import Conflict, DocrouteError, NotAllowed, NotFound
 from engine.history import chain as history
 from engine.models import ApiToken, User
@@ -23,7 +24,6 @@ from engine.models import ApiToken, User
 if TYPE_CHECKING:  # identity imports this module
     from .identity import Actor
 
-MAX_EXPIRY_DAYS = 3650
 MAX_NAME = 128
 
 

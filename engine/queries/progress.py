@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.definitions.bpmn import parse_xml
 from engine.models import Instance
+from engine.runtime import compaction
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DONE = TaskState.COMPLETED
@@ -46,9 +47,10 @@ def case_progress(session: Session, instance: Instance) -> Progress:
 
 def progress_of(workflow: BpmnWorkflow, flows: dict[tuple[str, str], str]) -> Progress:
     """Progress from a live workflow and its ``(source, target) -> flow id`` map."""
-    completed: set[str] = set()
+    # Rounds compaction dropped from the tree still count as done (engine/runtime/compaction.py).
+    completed, pairs, above = compaction.summary(workflow)
     active: set[str] = set()
-    path: set[str] = set()
+    path = {flows[pair] for pair in pairs if pair in flows}
     for task in workflow.get_tasks(state=REACHED):
         if task.workflow is not workflow:
             continue  # a called process: its elements are not on this diagram
@@ -56,7 +58,7 @@ def progress_of(workflow: BpmnWorkflow, flows: dict[tuple[str, str], str]) -> Pr
         if bpmn_id is None:
             continue
         (active if task.state & ACTIVE else completed).add(bpmn_id)
-        source = _nearest_bpmn_ancestor(task)
+        source = _nearest_bpmn_ancestor(task, above)
         if source is not None and (source, bpmn_id) in flows:
             path.add(flows[(source, bpmn_id)])
     completed -= active
@@ -67,14 +69,14 @@ def _bpmn_id(task: Any) -> str | None:
     return getattr(task.task_spec, "bpmn_id", None)
 
 
-def _nearest_bpmn_ancestor(task: Any) -> str | None:
+def _nearest_bpmn_ancestor(task: Any, above: str | None = None) -> str | None:
     parent = task.parent
     while parent is not None:
         bpmn_id = _bpmn_id(parent)
         if bpmn_id is not None:
             return bpmn_id
         parent = parent.parent
-    return None
+    return above  # past a compacted tree's root: the element above it
 
 
 def _flows(xml: str, process_key: str) -> dict[tuple[str, str], str]:

@@ -6,6 +6,7 @@ administrators' actions.
 
 from . import admin as admin
 from . import cases as cases
+from . import compaction as compaction
 from . import drafts as drafts
 from . import operators as operators
 from . import projection as projection

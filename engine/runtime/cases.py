@@ -32,7 +32,7 @@ from engine.org import access, authority, identity, task_checks
 from engine.org.identity import Actor
 from engine.registry import classification, opinions
 
-from . import drafts, projection, spiff, step
+from . import compaction, drafts, projection, spiff, step
 from .operators import ServiceScope
 from .step import StepOutcome
 
@@ -99,10 +99,9 @@ def _drop_pending(session: Session) -> None:
 
 def lock_case(session: Session, instance_id: int) -> Instance:
     """The case row, locked for this transaction and freshly read; NotFound if absent."""
-    instance = db.lock_instance(session, instance_id)
+    instance = db.lock_instance(session, instance_id)  # read afresh by the locking SELECT
     if instance is None:
         raise NotFound(f"no case with id {instance_id}")
-    session.refresh(instance)
     return instance
 
 
@@ -161,6 +160,9 @@ def persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
                             {"message": outcome.incident})
     elif instance.status != "error":
         instance.incident = None
+    # Finished rounds leave the live tree (the history keeps them): a step's cost and the
+    # stored state stay flat however often a case loops. Replay compacts identically.
+    compaction.compact(workflow)
     instance.state = spiff.dump_state(workflow)
     instance.serializer_version = spiff.SERIALIZER_VERSION
     instance.version += 1
@@ -387,7 +389,10 @@ def can_see_task(row: Task, actor: Actor) -> bool:
 def _open_task(session: Session, task_id: str, actor: Actor) -> tuple[Instance, Task]:
     row = get_task_row(session, task_id, actor)
     instance = lock_case(session, row.instance_id)
-    row = get_task_row(session, task_id, actor)  # re-read under the lock
+    if session.get_bind().dialect.name != "sqlite":
+        # Re-read under the row lock. SQLite's transaction took the one write lock with
+        # its first statement (BEGIN IMMEDIATE), so the first read was already under it.
+        row = get_task_row(session, task_id, actor)
     if instance.status == "suspended":
         raise Conflict("this case is suspended; no task can be worked on until it resumes")
     if instance.status not in ("running", "error"):

@@ -1,0 +1,99 @@
+"""The hot path: the SQL statements one task completion through the API issues.
+
+Counted with a statement listener (independent of machine load), so a change that adds
+a query to every step fails here instead of only showing in a benchmark. Numbers and
+what each statement is for: docs/benchmarks.md ("The hot path").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import event, select
+
+from engine import Docroute, runtime
+from engine.definitions import SourceFile
+from engine.models import Task
+from engine.org import identity
+
+TWO_STEPS = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
+                  id="defs" targetNamespace="http://docroute.example/test">
+  <bpmn:process id="steps" name="Steps" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="one"/>
+    <bpmn:userTask id="one" name="One" camunda:candidateGroups="clerks"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="one" targetRef="two"/>
+    <bpmn:userTask id="two" name="Two" camunda:candidateGroups="clerks"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="two" targetRef="three"/>
+    <bpmn:userTask id="three" name="Three" camunda:candidateGroups="clerks"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="three" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+# Statements of one POST /api/v1/tasks/<id>/complete that moves the case to its next task.
+# Authentication (its own transaction): token, user, groups = 3. The step = 20: the task,
+# the case (read with its row lock), who may hold the task (user, groups, candidates),
+# the history append (chain end, insert), the draft, the case update, group names, the
+# definition (process key), the case's task rows, their removal (groups, provisional
+# dates, task), step targets, the new task and its groups, timers, the chain head.
+# SQLite counts its two BEGIN IMMEDIATE; PostgreSQL instead re-reads the task under the
+# row lock and takes the chain's advisory lock.
+EXPECTED = {"sqlite": 3 + 20 + 2, "postgresql": 3 + 20 + 2}
+BEFORE = {"sqlite": 29, "postgresql": 28}  # before issue 17's hot-path work (measured the same way)
+
+
+@pytest.fixture
+def statements(docroute: Docroute) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(docroute.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(docroute.engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def app(docroute: Docroute, people: dict) -> Flask:
+    from webui import create_app
+
+    with docroute.session() as s:
+        docroute.deploy(s, [SourceFile("steps.bpmn", TWO_STEPS.encode())], actor="admin")
+    return create_app({"TESTING": True, "SECRET_KEY": "test-secret"}, docroute=docroute)
+
+
+def _open_task(docroute: Docroute, case_id: int) -> str:
+    with docroute.session() as s:
+        return s.scalars(select(Task.id).where(Task.instance_id == case_id)).one()
+
+
+@pytest.mark.parametrize("cache", ["warm", "cold"])
+def test_one_completion_through_the_api_issues_a_fixed_number_of_statements(
+        app: Flask, docroute: Docroute, people: dict, statements: list[str],
+        cache: str) -> None:
+    with docroute.session() as s:
+        token = identity.create_token(s, "clerk")
+        case_id = runtime.start_case(s, people["clerk"], "steps").id
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    counts = []
+    for _ in range(2):  # the first and the second step cost the same
+        task_id = _open_task(docroute, case_id)
+        if cache == "cold":
+            runtime.CACHE.clear()
+        statements.clear()
+        response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {}},
+                               headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        counts.append(len(statements))
+    dialect = docroute.engine.dialect.name
+    assert counts == [EXPECTED[dialect]] * 2, "\n".join(statements)
+    assert EXPECTED[dialect] < BEFORE[dialect]
