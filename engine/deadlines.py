@@ -315,14 +315,8 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str, appro
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     day = _day(on, "the extension day")
-    if row.status == "closed":
-        raise Conflict(f"the deadline {name!r} is closed")
-    if day > row.legal_due:
-        raise Conflict(f"the deadline {name!r} passed on {row.legal_due}; an extension must "
-                       "be approved before the due date")
-    if row.max_extension is not None and row.extension + units > row.max_extension:
-        raise Conflict(f"the deadline {name!r} may be extended by at most {row.max_extension} "
-                       f"{row.kind} in total ({row.extension} already granted)")
+    if (problem := _extension_problem(row, day, units)) is not None:
+        raise Conflict(problem)
     previous = row.legal_due
     _set_dates(row, extension=row.extension + units)
     row.extension += units
@@ -330,6 +324,30 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str, appro
                    {"units": units, "approver": approver, "reason": reason,
                     "approved_on": day.isoformat(), "previous_legal_due": previous.isoformat()},
                    record)
+
+
+def _extension_problem(row: Deadline, day: date, units: int) -> str | None:
+    """Why ``units`` more cannot be granted on ``day`` (zh / en), or None."""
+    if row.status == "closed":
+        return f"期限已终结 / the deadline {row.name!r} is closed"
+    if day > row.legal_due:
+        return (f"法定期限已于 {row.legal_due} 届满，延期须在届满前批准 / the deadline "
+                f"{row.name!r} passed on {row.legal_due}; an extension must be approved "
+                "before the due date")
+    if row.max_extension is not None and row.extension + units > row.max_extension:
+        return (f"最多延长 {row.max_extension} 个单位，已延长 {row.extension} / the deadline "
+                f"{row.name!r} may be extended by at most {row.max_extension} {row.kind} in "
+                f"total ({row.extension} already granted)")
+    return None
+
+
+def extension_problem(session: Session, instance_id: int, name: str, *, on: date,
+                      n: int | None = None) -> str | None:
+    """Why the case's deadline ``name`` cannot be extended on ``on`` (by ``n`` units, default
+    the rest of its cap), or None: what an approval form checks before anything moves."""
+    row = _row(session, instance_id, name)
+    units = n if n is not None else max(1, (row.max_extension or 1) - row.extension)
+    return _extension_problem(row, on, units)
 
 
 def close(session: Session, instance_id: int, name: str, *, on: date | str | None = None,
@@ -372,7 +390,8 @@ def _name(call: ServiceCall) -> str:
 def _op_start(call: ServiceCall) -> dict[str, Any]:
     return start(call.session, call.instance_id, _name(call),
                  kind=str(_param(call, "kind", "workdays")), n=_param(call, "n"),
-                 start_on=_param(call, "start"), target=_param(call, "target"),
+                 start_on=_param(call, "start_on", _param(call, "start")),
+                 target=_param(call, "target"),
                  max_extension=_param(call, "max_extension"), actor=call.actor,
                  record=False).as_dict()
 

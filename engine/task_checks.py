@@ -207,3 +207,23 @@ def narrow_seals(session: Session, schema: dict[str, Any], data: dict[str, Any]
             if key in seal:
                 seal[key] = [seal[key][i] for i in keep]
     return schema
+
+
+@check("deadline_extension")
+def _deadline_extension(ctx: CheckContext) -> None:
+    """延期审批: approved only before the legal due date and within the cap (条例 第三十三条).
+
+    The deadline is the case's ``extension_deadline`` (default ``answer``). A refusal
+    (``decision: return``) is always possible; an approval records who approved it.
+    """
+    from . import deadlines  # deadlines -> runtime -> task_checks
+
+    if ctx.clean.get("decision") != "approve":
+        return
+    name = str(ctx.case_data.get("extension_deadline") or "answer")
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    problem = deadlines.extension_problem(ctx.session, ctx.instance.id, name, on=today)
+    if problem:
+        raise FormInvalid({"decision": problem}, problem)
+    ctx.clean["extension_approver"] = ctx.actor.username
+    ctx.clean["extension_approved_on"] = today.isoformat()

@@ -207,7 +207,8 @@ class Case:
 
     # --- actions ---------------------------------------------------------------------
     def complete(self, bpmn_id: str, data: dict[str, Any] | None = None, *,
-                 who: str | None = None) -> Any:
+                 who: str | None = None, derived: dict[str, Any] | None = None) -> Any:
+        """``derived``: what the task's office checks add (engine/task_checks.py)."""
         with self._context():
             candidates = [t for t in self.ready() if t.task_spec.bpmn_id == bpmn_id]
             assert candidates, f"{bpmn_id} is not ready; ready: {self.ready_ids()}"
@@ -226,6 +227,7 @@ class Case:
             assert key, f"{bpmn_id} has no form key"
             clean = forms.validate(load_form(key), dict(data or {}))
             task.data.update(clean)
+            task.data.update(derived or {})
             task.run()
             self.wf.do_engine_steps()
             self.log.append(bpmn_id)
@@ -706,52 +708,94 @@ APPLICATION = {"applicant_name": "王某", "applicant_type": "natural_person",
                "request_content": "2025年海岸带修复项目资金使用情况"}
 
 
+def answer_clock(legal: str, target: str | None = None, **extra: Any) -> dict[str, Any]:
+    """What a ``deadline_*`` operator answers for the disclosure answer period (the
+    arithmetic itself is tested on the real calendar in tests/test_legal_periods.py)."""
+    return {"name": "answer", "kind": "workdays", "legal_due": legal,
+            "due_at": f"{legal}T23:59:59+08:00", "target_due": target,
+            "target_at": f"{target}T23:59:59+08:00" if target else None, "status": "running",
+            "paused_on": None, "paused_units": 0, "extension": 0, "restarts": 0, **extra}
+
+
+def calls(case: Case, service: str) -> list[dict[str, Any]]:
+    return [r["params"] for r in case.scope.results if r["service"] == service]
+
+
 def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None:
-    case = Case(parser, "disclosure_request")
+    case = Case(parser, "disclosure_request",
+                recorded=[answer_clock("2026-03-30", "2026-03-23"),
+                          answer_clock("2026-03-30", status="closed")])
     case.complete("register", APPLICATION)
+    assert calls(case, "deadline_start") == [{
+        "name": "answer", "kind": "workdays", "n": 20, "target": 15, "max_extension": 20,
+        "start_on": "2026-03-02"}]
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份",
                             "correction_days": 10})
     assert case.ready_ids() == ["await_correction"]
     case.advance(days=20)
     assert case.finished()
+    # Every ending records its result, and the answer period is closed.
+    assert case.data()["result_code"] == "not_corrected"
+    assert case.data()["answer_type"] == "other"
+    assert calls(case, "deadline_close") == [{"name": "answer"}]
+    assert case.services_left() == []
 
 
 def test_disclosure_full(parser: DocrouteParser) -> None:
-    case = Case(parser, "disclosure_request",
-                recorded=["深鹏公复〔2026〕8号", "DP01-WS·2026-D10-ZHB-0004"])
-    add_workdays = case.helper("add_workdays")
+    case = Case(parser, "disclosure_request", recorded=[
+        answer_clock("2026-03-30", "2026-03-23"),                       # start
+        answer_clock("2026-04-07", "2026-03-31", restarts=1),           # 补正
+        answer_clock("2026-05-08", "2026-04-29", extension=20),         # extension
+        answer_clock("2026-05-08", "2026-04-29", status="paused",       # consultation
+                     paused_on="2026-03-02"),
+        answer_clock("2026-05-22", "2026-05-13", paused_units=14),      # reply received
+        answer_clock("2026-05-22", "2026-05-13", status="paused", paused_on="2026-03-02"),
+        answer_clock("2026-05-25", "2026-05-14", paused_units=15),
+        "深鹏公复〔2026〕8号",
+        answer_clock("2026-05-25", "2026-05-14", status="closed"),      # answered
+        "DP01-WS·2026-D10-ZHB-0004"])
     case.complete("register", APPLICATION)
-    assert case.data()["due_on"] == str(add_workdays(date(2026, 3, 2), 20))
     check = case.ready()[0]
     assert case.assignment(check)[2] is not None
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份"})
     case.complete("await_correction", {"received_on": "2026-03-09"})
-    restarted = str(add_workdays(date(2026, 3, 9), 20))
-    assert case.data()["due_on"] == restarted  # the clock starts again
+    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-09",
+                                                "reason": "补正"}]
     case.complete("check", {"completeness": "complete"})
+    # Inner steps are due at the internal target, the answer itself at the legal date.
+    assert case.assignment(case.ready()[0])[2] == datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
     case.complete("route", {"holding_department": "dev_finance"})
     assert case.assignment(case.ready()[0])[1] == ["dev_finance"]
     case.complete("search", {"action": "extend", "extension_reason": "涉及多个项目"})
-    case.complete("approve_extension", {"extension_opinion": "同意", "decision": "approve"})
-    extended = str(add_workdays(date.fromisoformat(restarted), 20))
-    assert case.data()["due_on"] == extended
+    case.complete("approve_extension", {"extension_opinion": "同意", "decision": "approve"},
+                  derived={"extension_approver": "wangfang"})
+    assert calls(case, "deadline_extend") == [{"name": "answer", "n": 20,
+                                               "approver": "wangfang",
+                                               "reason": "涉及多个项目"}]
+    # The applicant is told of the extension before the unit goes on.
+    assert case.ready_ids() == ["notify_extension"]
+    case.complete("notify_extension", {"notice_method": "email", "notified_on": "2026-03-10"})
+    assert case.data()["notice_text"].startswith("因需要")
+    search = case.ready()[0]
+    assert case.assignment(search)[2] == datetime(2026, 4, 29, 15, 59, 59, tzinfo=UTC)
     case.complete("search", {"action": "extend", "extension_reason": "再次延期"})
-    case.complete("approve_extension", {"extension_opinion": "同意", "decision": "approve"})
-    assert case.data()["due_on"] == extended  # only one extension counts
+    case.complete("approve_extension", {"extension_opinion": "已延长过", "decision": "return"})
+    assert len(calls(case, "deadline_extend")) == 1
     case.complete("search", {"action": "submit", "search_result": "部分涉及企业商业秘密",
                              "third_party": True})
-    case.complete("consult", {"third_party_name": "某建设公司", "consulted_on": "2026-03-16",
+    assert calls(case, "deadline_pause") == [{"name": "answer", "reason": "征求意见"}]
+    case.complete("consult", {"third_party_name": "某建设公司", "consulted_on": "2026-03-02",
                               "replied_on": "2026-03-20", "third_party_reply": "object"})
-    paused = case.helper("workdays_between")(date(2026, 3, 16), date(2026, 3, 20))
-    assert case.data()["due_on"] == str(add_workdays(date.fromisoformat(extended), paused))
+    assert calls(case, "deadline_resume") == [{"name": "answer", "on": "2026-03-20"}]
     case.complete("secrecy_review", {"secrecy_opinion": "需删除个人信息", "decision": "return"})
     assert case.ready_ids() == ["search"]
-    # The statutory period runs out while the unit is still working: the director chases.
-    case.advance(days=80)
-    assert "overdue" in case.ready_ids()
-    case.complete("overdue", {"chase_note": "请立即办理"})
-    case.complete("search", {"action": "submit", "search_result": "已处理", "third_party": False})
-    assert case.ready_ids() == ["secrecy_review"]  # unanswered follow-ups are withdrawn
+    # Another organ must be consulted: its time is excluded too (第三十三条).
+    case.complete("search", {"action": "submit", "search_result": "涉及区规划部门",
+                             "third_party": False, "other_organ": True})
+    case.complete("consult", {"third_party_name": "区规划和自然资源局",
+                              "consulted_on": "2026-03-02", "replied_on": "2026-03-03",
+                              "third_party_reply": "agree"})
+    assert calls(case, "deadline_resume")[-1] == {"name": "answer", "on": "2026-03-03"}
     case.complete("secrecy_review", {"secrecy_opinion": "同意", "decision": "approve"})
     answer = {"result_code": "partly_disclosed", "answer_text": "部分公开", "remedy_notice": True}
     case.complete("draft_answer", answer)
@@ -762,5 +806,8 @@ def test_disclosure_full(parser: DocrouteParser) -> None:
     case.complete("sign_off", {"decision": "approve"})
     assert case.data()["answer_number"] == "深鹏公复〔2026〕8号"
     case.complete("deliver", {"delivery_method": "email", "answered_on": "2026-05-20"})
+    assert calls(case, "deadline_close") == [{"name": "answer", "on": "2026-05-20"}]
     run_archiving(case)
     assert case.finished()
+    assert case.data()["result_code"] == "not_ours"
+    assert case.services_left() == []
