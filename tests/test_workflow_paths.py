@@ -377,18 +377,15 @@ def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) 
     assert case.ready_ids() == sorted(expected)
     handle = next(t for t in case.ready() if t.task_spec.bpmn_id == "handle")
     assert case.assignment(handle)[1] == ["emergency_management"]
-    # Overdue: the chase timer fires daily from the deadline until the lead unit finishes.
-    assert case.next_timer() == datetime(2026, 3 ,13, 1, 0, tzinfo=UTC)
+    # Overdue: nothing opens in the diagram; the reminder engine chases in working days.
+    assert case.assignment(handle)[2] == datetime(2026, 3, 13, 15, 59, 59, tzinfo=UTC)
+    assert case.next_timer() is None
     case.advance(days=11, hours=1)
-    assert "chase" in case.ready_ids()
-    case.complete("chase", {"chase_note": "电话催办应急管理局", "chased_on": "2026-03-13"})
-    case.advance(days=1)
-    assert case.ready_ids().count("chase") == 1
+    assert sorted(set(case.ready_ids())) == sorted({"handle", *(["cohandle"] if co_departments
+                                                                else [])})
     for department in co_departments:
         case.complete("cohandle", {"co_opinion": f"{department} 已配合"}, who=department)
     case.complete("handle", {"handling_result": "已部署三防工作", "handled_on": "2026-03-16"})
-    # Finishing the handling cancels the reminder cycle and any open chase.
-    assert "chase" not in case.ready_ids()
     assert case.next_timer() is None
     assert case.ready_ids() == ["reply"]
     assert case.data().get("co_opinions", {}) == {d: f"{d} 已配合" for d in co_departments}
@@ -591,8 +588,11 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
                                        "co_departments": co,
                                        "objection_handling": "调整由社会事务局主办"})
     assert case.assignment(case.ready()[0])[1] == ["social_affairs"]
-    # No objection within 10 days: the sign-for is taken as accepted.
+    # No objection within 10 days (a period ending on a day off rolls to the next working
+    # day): the sign-for is taken as accepted after the end of the 10th day.
     case.advance(days=10, hours=1)
+    assert case.ready_ids() == ["sign_for"]
+    case.advance(days=1)
     assert case.ready_ids() == ["give_co_opinion", "give_co_opinion"]
     case.complete("give_co_opinion", {"co_opinion": "配合修缮"}, who="housing_construction")
     case.complete("give_co_opinion", {"co_opinion": "配合执法"}, who="eco_enforcement")
@@ -606,10 +606,9 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
                                         "decision": "approve"})
     cap = str(case.helper("add_months")(date(2026, 3, 2), 6))
     assert case.data()["answer_due"] == cap  # capped at 6 months from assignment
-    # Past the (extended) due date the director is asked to chase; the answer stays open.
+    # Past the (extended) due date nothing opens in the diagram: reminders chase.
     case.advance(days=200)
-    assert "overdue" in case.ready_ids()
-    case.complete("overdue", {"chase_note": "请尽快答复"})
+    assert case.ready_ids() == ["answer"]
     answer_and_sign(case, "B", send_back=True)
     # Follow-ups nobody handled are withdrawn once the answer is submitted.
     assert case.ready_ids() == ["feedback"]
@@ -684,10 +683,9 @@ def test_supervision_full_cycle(parser: DocrouteParser) -> None:
     case.advance(days=7, hours=1)
     assert case.ready_ids() == ["handle", "progress"]
     case.complete("progress", {"progress_note": "方案已起草", "progress_percent": 40})
-    # Overdue: red-level chase; a late extension request goes straight back.
+    # Overdue: the reminder engine chases; a late extension request goes straight back.
     case.advance(days=33)
-    assert "chase" in case.ready_ids()
-    case.complete("chase", {"warning_level": "red", "chase_note": "已逾期，限期办结"})
+    assert case.ready_ids() == ["handle"]
     case.complete("handle", {"action": "extend", "extension_reason": "再延"})
     assert "handle" in case.ready_ids() and "approve_extension" not in case.ready_ids()
     case.complete("handle", {"action": "complete", "completion_report": "已完成"})
