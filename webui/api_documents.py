@@ -13,7 +13,7 @@ from typing import Any
 from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
 
-from engine import Actor, attachments, classification, documents, identity
+from engine import Actor, attachments, chase, classification, documents, identity
 from engine.documents import Search
 from engine.models import Attachment, Document, Instance
 
@@ -160,3 +160,18 @@ def download_attachment(document_id: int, attachment_id: int) -> Any:
         name, content_type = row.name, row.content_type
     return send_file(path, mimetype=content_type, as_attachment=True, download_name=name,
                      max_age=0, etag=False)
+
+
+@bp.post("/cases/<int:instance_id>/chase")
+def chase_case(instance_id: int) -> Any:
+    """催办 (engine.chase): ``{"note": TEXT}`` optional; notifies the current holders."""
+    actor = _actor()
+    _not_auditor(actor)
+    body = request.get_json(silent=True) or {}
+    note = body.get("note", "") if isinstance(body, dict) else ""
+    if not isinstance(note, str):
+        abort(400, 'send {"note": "..."}')
+    with get_docroute().session() as s:
+        result = chase.chase(s, actor, instance_id, note)
+    return jsonify({"instance_id": result.instance_id, "tasks": result.tasks,
+                    "notified": result.notified})

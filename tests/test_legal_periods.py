@@ -1,0 +1,183 @@
+"""The shipped on-request disclosure diagram keeps its legal clock in the deadline engine.
+
+Real database, shipped diagrams and forms, the demo organisation, a moved clock. The
+dates are counted on the official 2026 calendar (National Day 10-01..07, make-up
+Saturday 10-10) and on the provisional 2027 year (Spring Festival from 除夕 2027-02-05,
+4 days, no make-up days: Fri 02-05 to Mon 02-08 are off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine import Docroute, chase, clock, deadlines, demo, identity, runtime, workcalendar
+from engine.config import Settings
+from engine.errors import Conflict, FormInvalid, NotAllowed, NotFound
+from engine.models import Event, Notification, Task
+
+D = date.fromisoformat
+
+
+@pytest.fixture
+def office(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock) -> Iterator[Docroute]:
+    workcalendar.activate(None)
+    app = Docroute(Settings(home=tmp_path / "home", database_url=db_url))
+    app.init()
+    with app.session() as s:
+        demo.seed_organisation(s)
+    yield app
+    app.engine.dispose()
+    workcalendar.activate(None)
+
+
+def at(day: str, hour: int = 10) -> datetime:
+    return datetime.combine(D(day), time(hour), tzinfo=clock.OFFICE_TZ)
+
+
+def actor(app: Docroute, username: str) -> identity.Actor:
+    with app.session() as s:
+        user = identity.find_user(s, username)
+        assert user is not None
+        return identity.Actor.of(user)
+
+
+def step(app: Docroute, case: int, spec: str, data: dict[str, Any]) -> None:
+    """Complete the case's open ``spec`` task as someone who may hold it."""
+    with app.session() as s:
+        task = s.scalar(select(Task).where(Task.instance_id == case, Task.spec == spec))
+        assert task is not None, [t.spec for t in s.scalars(select(Task).where(
+            Task.instance_id == case))]
+        if task.assignee:
+            who = task.assignee
+        else:
+            who = next(u.username for g in task.candidate_groups
+                       for u in identity.members(s, g) if u.clearance >= task.classification)
+        task_id = task.id
+    with app.session() as s:
+        runtime.complete(s, task_id, actor(app, who), data)
+
+
+def answer(app: Docroute, case: int) -> deadlines.DeadlineView:
+    with app.session() as s:
+        return deadlines.get(s, case, "answer")
+
+
+def start(app: Docroute, manual_clock: clock.ManualClock, received: str) -> int:
+    manual_clock.set(at(received))
+    with app.session() as s:
+        case = runtime.start_case(s, actor(app, "guoyan"), "disclosure_request").id
+    step(app, case, "register", {
+        "applicant_name": "王某", "applicant_type": "natural_person", "contact": "138",
+        "received_via": "online", "received_on": received, "title": "申请公开海岸带修复资金",
+        "request_content": "2026年海岸带修复项目资金使用情况"})
+    return case
+
+
+def test_registration_starts_the_legal_and_internal_dates(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = start(office, manual_clock, "2026-09-28")
+    view = answer(office, case)
+    # 20 working days across Mid-Autumn/National Day and the 10-10 make-up Saturday.
+    assert (view.legal_due, view.target_due, view.status) == (D("2026-10-30"),
+                                                              D("2026-10-23"), "running")
+
+
+def test_consultation_pause_across_spring_festival_and_a_late_extension_is_refused(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = start(office, manual_clock, "2027-01-25")
+    view = answer(office, case)
+    assert view.provisional  # 2027 has no State Council notice in the built-in data
+    # 20 working days from Mon 01-25, Spring Festival 02-05..02-08 off.
+    assert view.legal_due == D("2027-02-24")
+    step(office, case, "check", {"completeness": "complete", "correction_days": 15})
+    step(office, case, "route", {"holding_department": "dev_finance"})
+    manual_clock.set(at("2027-02-01"))
+    step(office, case, "search", {"action": "submit", "third_party": True,
+                                  "search_result": "涉及企业"})
+    assert answer(office, case).status == "paused"
+    manual_clock.set(at("2027-02-18"))
+    step(office, case, "consult", {"third_party_name": "某公司", "consulted_on": "2027-02-01",
+                                   "replied_on": "2027-02-18", "third_party_reply": "agree",
+                                   "public_interest_override": False})
+    view = answer(office, case)
+    # Paused (02-01, 02-18]: 02-02..02-04, 02-09..02-12, 02-15..02-18 = 11 working days.
+    assert (view.status, view.paused_units, view.legal_due) == ("running", 11,
+                                                                D("2027-03-11"))
+    step(office, case, "secrecy_review", {"decision": "return", "secrecy_opinion": "再查"})
+    step(office, case, "search", {"action": "extend", "third_party": False,
+                                  "extension_reason": "需调取档案"})
+    manual_clock.set(at("2027-03-12"))  # the day after the legal due date
+    with pytest.raises(FormInvalid) as late:
+        step(office, case, "approve_extension", {"decision": "approve",
+                                                 "extension_opinion": "同意"})
+    assert "an extension must be approved before the due date" in str(late.value)
+    assert answer(office, case).extension == 0  # nothing moved
+
+
+def test_extension_before_the_due_date_notifies_the_applicant(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = start(office, manual_clock, "2026-09-28")
+    step(office, case, "check", {"completeness": "complete", "correction_days": 15})
+    step(office, case, "route", {"holding_department": "dev_finance"})
+    step(office, case, "search", {"action": "extend", "third_party": False,
+                                  "extension_reason": "需调取档案"})
+    manual_clock.set(at("2026-10-30"))  # the last day still counts
+    step(office, case, "approve_extension", {"decision": "approve", "extension_opinion": "同意"})
+    view = answer(office, case)
+    assert (view.extension, view.legal_due) == (20, D("2026-11-27"))
+    step(office, case, "notify_extension", {"notice_method": "email",
+                                            "notified_on": "2026-10-30"})
+    with office.session() as s:
+        types = [e.type for e in s.scalars(select(Event).where(Event.instance_id == case))]
+    assert types.count("completed") >= 5
+    # A second extension is refused at the approval form: the cap is one of 20 days.
+    step(office, case, "search", {"action": "extend", "third_party": False,
+                                  "extension_reason": "再延"})
+    with pytest.raises(FormInvalid) as capped:
+        step(office, case, "approve_extension", {"decision": "approve",
+                                                 "extension_opinion": "同意"})
+    assert "at most 20" in str(capped.value)
+
+
+def test_the_correction_restarts_and_abandonment_records_a_result(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = start(office, manual_clock, "2026-09-28")
+    step(office, case, "check", {"completeness": "correct", "correction_notice": "请明确年份",
+                                 "correction_days": 5})
+    manual_clock.set(at("2026-10-20"))
+    from engine import timers
+    timers.fire_due(office)
+    view = answer(office, case)
+    assert view.status == "closed"
+    with office.session() as s:
+        from engine.models import Instance
+        instance = s.get(Instance, case)
+        assert instance is not None and instance.status != "running"
+
+
+def test_chase_notifies_the_holders_once_and_is_recorded(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = start(office, manual_clock, "2026-09-28")
+    with office.session() as s, pytest.raises((NotAllowed, NotFound)):
+        chase.chase(s, actor(office, "wangfang"), case)  # not involved, no authority
+    with office.session() as s:
+        result = chase.chase(s, actor(office, "guoyan"), case, "请今日审查")
+    assert result.tasks == ["审查申请"] and result.notified
+    with office.session() as s:
+        notes = s.scalars(select(Notification).where(Notification.instance_id == case)).all()
+        assert {n.level for n in notes} == {"red"} and len(notes) == len(result.notified)
+        event = s.scalar(select(Event).where(Event.instance_id == case,
+                                             Event.type == "chased"))
+        assert event is not None and "请今日审查" in event.payload
+    with office.session() as s, pytest.raises(Conflict) as again:
+        chase.chase(s, actor(office, "guoyan"), case)
+    assert "already chased" in str(again.value)
+    manual_clock.set(at("2026-09-28", 13))
+    with office.session() as s:
+        chase.chase(s, actor(office, "guoyan"), case)
