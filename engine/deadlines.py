@@ -284,36 +284,51 @@ def resume(session: Session, instance_id: int, name: str, *, on: date | str | No
 
 
 def restart(session: Session, instance_id: int, name: str, *, on: date | str | None = None,
-            reason: str = "", actor: str = identity.SYSTEM_ACTOR, record: bool = True
-            ) -> DeadlineView:
-    """Count the period again from the new receipt date ``on`` (补正: not a pause)."""
+            reason: str = "", n: int | str | None = None, actor: str = identity.SYSTEM_ACTOR,
+            record: bool = True) -> DeadlineView:
+    """Count the period again from the new receipt date ``on`` (补正: not a pause).
+
+    ``n`` gives the new period a different length (重新办理: a second answer within one
+    month). A closed deadline is reopened (the case is handled again).
+    """
+    amount = None if n in (None, "") else _whole(n, "the period", 1)
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
-    if row.status == "closed":
-        raise Conflict(f"the deadline {name!r} is closed")
     previous = row.legal_due
     received = _day(on, "the new receipt day")
+    if amount is not None:
+        row.amount = amount
+        if row.target_amount is not None and row.target_amount > amount:
+            row.target_amount = None
     _set_dates(row, started_on=received, extension=0, paused=0)
     row.started_on, row.paused_units, row.extension, row.paused_on = received, 0, 0, None
-    row.status, row.restarts = "running", row.restarts + 1
+    row.status, row.restarts, row.closed_on = "running", row.restarts + 1, None
     return _record(session, instance_id, "restarted", actor, row,
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
 
 
-def extend(session: Session, instance_id: int, name: str, *, n: int | str, approver: str,
-           reason: str, on: date | str | None = None, actor: str = identity.SYSTEM_ACTOR,
+def extend(session: Session, instance_id: int, name: str, *, n: int | str | None = None,
+           approver: str, reason: str, until: date | str | None = None,
+           on: date | str | None = None, actor: str = identity.SYSTEM_ACTOR,
            record: bool = True) -> DeadlineView:
-    """Add ``n`` units to both dates, approved by ``approver`` for ``reason``.
+    """Add ``n`` units to both dates (or as many as reach the date ``until``, the new time
+    limit a leader approved), approved by ``approver`` for ``reason``.
 
     Refused (Conflict) once the legal due date has passed, or beyond ``max_extension``.
     """
-    units = _whole(n, "the extension", 1)
     if not str(approver or "").strip() or not str(reason or "").strip():
         raise DocrouteError("an extension needs the approver and the reason")
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
+    if until not in (None, ""):
+        units = _units_until(row.kind, row.legal_due, _day(until, "the new time limit"))
+        if units < 1:
+            raise DocrouteError(f"the new time limit must be after the current one "
+                                f"({row.legal_due})")
+    else:
+        units = _whole(n, "the extension", 1)
     day = _day(on, "the extension day")
     if (problem := _extension_problem(row, day, units)) is not None:
         raise Conflict(problem)
@@ -324,6 +339,50 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str, appro
                    {"units": units, "approver": approver, "reason": reason,
                     "approved_on": day.isoformat(), "previous_legal_due": previous.isoformat()},
                    record)
+
+
+def _units_until(kind: str, start: date, due: date) -> int:
+    """The units from ``start`` to ``due`` (rolled to a working day, as forms roll a typed
+    time limit): what a date chosen by a person amounts to as a period."""
+    due = workcalendar.office_date(workcalendar.active().roll_forward(due))
+    if kind == "workdays":
+        return workcalendar.active().workdays_between(start, due)
+    if kind == "days":
+        return (due - start).days
+    raise DocrouteError("a date can set only a workdays or days period, not months")
+
+
+def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
+            start_on: date | str | None = None, reason: str = "",
+            actor: str = identity.SYSTEM_ACTOR, record: bool = True) -> DeadlineView:
+    """The time limit a person decided (办理时限 at 拟办/批示, a leader's date): a working-day
+    period from the start day (default today; an existing deadline keeps its own) that ends
+    on ``due``. Starts the deadline if the case has none by that name."""
+    day = _day(due, "the time limit")
+    if record:
+        runtime.lock_case(session, instance_id)
+    row = session.scalar(select(Deadline).where(Deadline.instance_id == instance_id,
+                                                Deadline.name == name))
+    if row is None:
+        start_day = _day(start_on, "the start day")
+        amount = _units_until("workdays", start_day, day)
+        if amount < 1:
+            raise DocrouteError(f"the time limit {day} must be after the start day {start_day}")
+        return start(session, instance_id, name, kind="workdays", n=amount, start_on=start_day,
+                     actor=actor, record=record)
+    if row.status == "closed":
+        raise Conflict(f"the deadline {name!r} is closed")
+    amount = _units_until(row.kind, row.started_on, day) - row.paused_units - row.extension
+    if amount < 1:
+        raise DocrouteError(f"the time limit {day} must be after the start day "
+                            f"{row.started_on}")
+    previous = row.legal_due
+    row.amount = amount
+    if row.target_amount is not None and row.target_amount > amount:
+        row.target_amount = None
+    _set_dates(row)
+    return _record(session, instance_id, "set", actor, row,
+                   {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
 
 
 def _extension_problem(row: Deadline, day: date, units: int) -> str | None:
@@ -342,11 +401,20 @@ def _extension_problem(row: Deadline, day: date, units: int) -> str | None:
 
 
 def extension_problem(session: Session, instance_id: int, name: str, *, on: date,
-                      n: int | None = None) -> str | None:
-    """Why the case's deadline ``name`` cannot be extended on ``on`` (by ``n`` units, default
-    the rest of its cap), or None: what an approval form checks before anything moves."""
+                      n: int | None = None, until: date | str | None = None) -> str | None:
+    """Why the case's deadline ``name`` cannot be extended on ``on`` (by ``n`` units, or up to
+    the date ``until``; default the rest of its cap), or None: what an approval form checks
+    before anything moves."""
     row = _row(session, instance_id, name)
-    units = n if n is not None else max(1, (row.max_extension or 1) - row.extension)
+    if until not in (None, ""):
+        new_due = _day(until, "the new time limit")
+        units = _units_until(row.kind, row.legal_due, new_due)
+        if units < 1 and row.status != "closed" and on <= row.legal_due:
+            return (f"新时限须晚于现时限 {row.legal_due} / the new time limit must be after "
+                    f"the current one ({row.legal_due})")
+        units = max(units, 1)
+    else:
+        units = n if n is not None else max(1, (row.max_extension or 1) - row.extension)
     return _extension_problem(row, on, units)
 
 
@@ -412,15 +480,23 @@ def _op_resume(call: ServiceCall) -> dict[str, Any]:
 @operator("deadline_restart")
 def _op_restart(call: ServiceCall) -> dict[str, Any]:
     return restart(call.session, call.instance_id, _name(call), on=_param(call, "on"),
-                   reason=str(_param(call, "reason", "")), actor=call.actor,
-                   record=False).as_dict()
+                   reason=str(_param(call, "reason", "")), n=_param(call, "n"),
+                   actor=call.actor, record=False).as_dict()
+
+
+@operator("deadline_set")
+def _op_set(call: ServiceCall) -> dict[str, Any]:
+    return set_due(call.session, call.instance_id, _name(call), due=_param(call, "due"),
+                   start_on=_param(call, "start_on"), reason=str(_param(call, "reason", "")),
+                   actor=call.actor, record=False).as_dict()
 
 
 @operator("deadline_extend")
 def _op_extend(call: ServiceCall) -> dict[str, Any]:
     return extend(call.session, call.instance_id, _name(call), n=_param(call, "n"),
                   approver=str(_param(call, "approver", "")),
-                  reason=str(_param(call, "reason", "")), on=_param(call, "on"),
+                  reason=str(_param(call, "reason", "")), until=_param(call, "until"),
+                  on=_param(call, "on"),
                   actor=call.actor, record=False).as_dict()
 
 

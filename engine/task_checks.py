@@ -213,7 +213,8 @@ def narrow_seals(session: Session, schema: dict[str, Any], data: dict[str, Any]
 def _deadline_extension(ctx: CheckContext) -> None:
     """延期审批: approved only before the legal due date and within the cap (条例 第三十三条).
 
-    The deadline is the case's ``extension_deadline`` (default ``answer``). A refusal
+    The deadline is the case's ``extension_deadline`` (default ``answer``); the length is
+    ``extension_months`` or the date ``new_deadline`` when the form asks for one. A refusal
     (``decision: return``) is always possible; an approval records who approved it.
     """
     from . import deadlines  # deadlines -> runtime -> task_checks
@@ -222,7 +223,10 @@ def _deadline_extension(ctx: CheckContext) -> None:
         return
     name = str(ctx.case_data.get("extension_deadline") or "answer")
     today = clock.now().astimezone(clock.OFFICE_TZ).date()
-    problem = deadlines.extension_problem(ctx.session, ctx.instance.id, name, on=today)
+    months = ctx.clean.get("extension_months")
+    problem = deadlines.extension_problem(
+        ctx.session, ctx.instance.id, name, on=today,
+        n=int(months) if isinstance(months, int) else None, until=ctx.clean.get("new_deadline"))
     if problem:
         raise FormInvalid({"decision": problem}, problem)
     ctx.clean["extension_approver"] = ctx.actor.username

@@ -302,6 +302,21 @@ def test_archiving_alone(parser: DocrouteParser, classified: bool) -> None:
 
 # --- incoming ----------------------------------------------------------------------------
 
+def answer_clock(legal: str, target: str | None = None, **extra: Any) -> dict[str, Any]:
+    """What a ``deadline_*`` operator answers (the arithmetic itself is tested on the real
+    calendar in tests/test_legal_periods.py); ``name`` defaults to the disclosure answer."""
+    extra.setdefault("name", "answer")
+    return {"kind": "workdays", "legal_due": legal,
+            "due_at": f"{legal}T23:59:59+08:00", "target_due": target,
+            "target_at": f"{target}T23:59:59+08:00" if target else None, "status": "running",
+            "paused_on": None, "paused_units": 0, "extension": 0, "restarts": 0, **extra}
+
+
+def calls(case: Case, service: str) -> list[dict[str, Any]]:
+    return [r["params"] for r in case.scope.results if r["service"] == service]
+
+
+
 def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
     case.complete("sign_for", {"received_at": "2026-03-02T09:30:00+08:00",
                                "source_org": "深圳市人民政府",
@@ -326,7 +341,9 @@ def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
 
 
 def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
-    case = Case(parser, "incoming_document", recorded=["深鹏办收〔2026〕8号"])
+    case = Case(parser, "incoming_document", recorded=[
+        "深鹏办收〔2026〕8号", answer_clock("2026-03-16", name="handling"),
+        answer_clock("2026-03-16", name="handling", status="closed")])
     assert case.ready_ids() == ["sign_for"]
     assert case.assignment(case.ready()[0])[1] == ["records_clerks"]
     case.complete("sign_for", {"received_at": "2026-03-02T09:30:00+08:00", "source_org": "某公司",
@@ -339,11 +356,18 @@ def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
     case.complete("return_doc", {"return_reason": "不属本机关受理范围", "return_method": "post",
                                  "returned_on": "2026-03-03"})
     assert case.finished()
+    # A routine item: 10 working days by default, closed when the document goes back.
+    assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 10}]
+    assert calls(case, "deadline_close") == [{"name": "handling"}]
+    assert case.services_left() == []
 
 
 def test_incoming_for_reading(parser: DocrouteParser) -> None:
-    case = Case(parser, "incoming_document",
-                recorded=["深鹏办收〔2026〕8号", "1001-WS·2026-D10-ZHB-0007"])
+    case = Case(parser, "incoming_document", recorded=[
+        "深鹏办收〔2026〕8号", answer_clock("2026-03-05", name="handling"),
+        answer_clock("2026-03-06", name="handling"),
+        answer_clock("2026-03-06", name="handling", status="closed"),
+        "1001-WS·2026-D10-ZHB-0007"])
     incoming_to_instruction(case, send_back=True)
     case.complete("instruct", {"instruction": "请林海、王芳、陈明同志阅。", "handling_mode": "read",
                                "deadline": "2026-03-06", "decision": "approve"})
@@ -366,8 +390,11 @@ def test_incoming_for_reading(parser: DocrouteParser) -> None:
 
 @pytest.mark.parametrize("co_departments", [[], ["urban_management", "housing_construction"]])
 def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) -> None:
-    case = Case(parser, "incoming_document",
-                recorded=["深鹏办收〔2026〕8号", "1001-WS·2026-D30-ZHB-0008"])
+    case = Case(parser, "incoming_document", recorded=[
+        "深鹏办收〔2026〕8号", answer_clock("2026-03-05", name="handling"),
+        answer_clock("2026-03-13", name="handling"),
+        answer_clock("2026-03-13", name="handling", status="closed"),
+        "1001-WS·2026-D30-ZHB-0008"])
     incoming_to_instruction(case)
     case.complete("instruct", {"instruction": "请应急管理局牵头抓好落实。", "handling_mode": "act",
                                "deadline": "2026-03-13", "decision": "approve"})
@@ -377,6 +404,10 @@ def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) 
     assert case.ready_ids() == sorted(expected)
     handle = next(t for t in case.ready() if t.task_spec.bpmn_id == "handle")
     assert case.assignment(handle)[1] == ["emergency_management"]
+    # 加急: 3 working days by default, then the time limit the instruction set.
+    assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 3}]
+    assert calls(case, "deadline_set") == [{"name": "handling", "due": "2026-03-13",
+                                            "reason": "批示确定办理时限"}]
     # Overdue: nothing opens in the diagram; the reminder engine chases in working days.
     assert case.assignment(handle)[2] == datetime(2026, 3, 13, 15, 59, 59, tzinfo=UTC)
     assert case.next_timer() is None
@@ -704,19 +735,6 @@ APPLICATION = {"applicant_name": "王某", "applicant_type": "natural_person",
                "contact": "13800000000", "received_via": "online", "received_on": "2026-03-02",
                "title": "申请公开海岸带修复资金",
                "request_content": "2025年海岸带修复项目资金使用情况"}
-
-
-def answer_clock(legal: str, target: str | None = None, **extra: Any) -> dict[str, Any]:
-    """What a ``deadline_*`` operator answers for the disclosure answer period (the
-    arithmetic itself is tested on the real calendar in tests/test_legal_periods.py)."""
-    return {"name": "answer", "kind": "workdays", "legal_due": legal,
-            "due_at": f"{legal}T23:59:59+08:00", "target_due": target,
-            "target_at": f"{target}T23:59:59+08:00" if target else None, "status": "running",
-            "paused_on": None, "paused_units": 0, "extension": 0, "restarts": 0, **extra}
-
-
-def calls(case: Case, service: str) -> list[dict[str, Any]]:
-    return [r["params"] for r in case.scope.results if r["service"] == service]
 
 
 def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None:
