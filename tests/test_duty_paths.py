@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_workflow_paths import WORKFLOWS, Case, run_archiving
+from test_workflow_paths import WORKFLOWS, Case, answer_clock, run_archiving
 
 from engine.bpmn import DocrouteParser, normalise, parse_xml
 
@@ -246,7 +246,10 @@ def test_item_approval_sent_back_then_refused(parser: DocrouteParser) -> None:
 
 def test_supervision_co_units_and_report_to_the_instructing_leader(
         parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕5号", "DP01-WS·2026-D10-ZHB-0009"])
+    case = Case(parser, "supervision", recorded=[
+        "深鹏督〔2026〕5号", answer_clock("2026-03-31", name="handling"),
+        answer_clock("2026-03-31", name="handling", status="closed"),
+        "DP01-WS·2026-D10-ZHB-0009"])
     case.complete("register", {"source_type": "leader_instruction", "title": "落实三防物资储备",
                                "instruction_text": "请应急管理局牵头，城管局、住建局配合",
                                "instructing_leader": "陈明", "instructed_on": "2026-03-01",
@@ -279,6 +282,7 @@ def test_supervision_co_units_and_report_to_the_instructing_leader(
     case.complete("bulletin", {"reported_to_leader": True, "bulletin_scope": "internal"})
     run_archiving(case)
     assert case.finished()
+    assert case.services_left() == []
 
 
 def test_supervision_deadline_defaults_when_none_is_carried(parser: DocrouteParser) -> None:

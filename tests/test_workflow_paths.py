@@ -694,7 +694,11 @@ def test_supervision_not_tracked(parser: DocrouteParser) -> None:
 
 
 def test_supervision_full_cycle(parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕2号", "DP01-WS·2026-D10-ZHB-0003"])
+    case = Case(parser, "supervision", recorded=[
+        "深鹏督〔2026〕2号", answer_clock("2026-03-23", name="handling"),
+        answer_clock("2026-04-10", name="handling", extension=14),
+        answer_clock("2026-04-10", name="handling", status="closed"),
+        "DP01-WS·2026-D10-ZHB-0003"])
     case.complete("register", REGISTER)
     case.complete("propose", {"track": "track", "propose_note": "建议立项"})
     case.complete("approve", {"approve_opinion": "明确责任单位", "decision": "return"})
@@ -708,9 +712,15 @@ def test_supervision_full_cycle(parser: DocrouteParser) -> None:
     assert case.assignment(case.ready()[0])[1] == ["emergency_management"]
     # In time: an extension is approved and the deadline moves.
     case.complete("handle", {"action": "extend", "extension_reason": "需协调交警"})
+    assert calls(case, "deadline_set") == [{"name": "handling", "due": data["deadline"],
+                                            "reason": "交办确定办理时限"}]
     case.complete("approve_extension", {"new_deadline": "2026-04-10", "extension_opinion": "同意",
-                                        "decision": "approve"})
-    assert case.data()["deadline"] == "2026-04-10"
+                                        "decision": "approve"},
+                  derived={"extension_approver": "linhai"})
+    assert calls(case, "deadline_extend") == [{"name": "handling", "until": "2026-04-10",
+                                               "approver": "linhai",
+                                               "reason": "需协调交警"}]
+    assert case.assignment(case.ready()[0])[2] == datetime(2026, 4, 10, 15, 59, 59, tzinfo=UTC)
     case.advance(days=7, hours=1)
     assert case.ready_ids() == ["handle", "progress"]
     case.complete("progress", {"progress_note": "方案已起草", "progress_percent": 40})
