@@ -607,10 +607,20 @@ def answer_and_sign(case: Case, category: str, *, send_back: bool = False) -> No
 
 
 def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParser) -> None:
-    case = Case(parser, "suggestion_proposal")
+    answered = answer_clock("2026-06-02", status="closed")
+    case = Case(parser, "suggestion_proposal", recorded=[
+        answer_clock("2026-06-02", kind="months"),
+        answer_clock("2026-04-02", name="co_opinions", kind="months"),
+        answer_clock("2026-04-02", name="co_opinions", status="closed"),
+        answer_clock("2026-09-02", kind="months", extension=3),
+        answered, answer_clock("2026-10-19", kind="months", restarts=1),
+        answered, answer_clock("2026-12-01", kind="months", restarts=2), answered])
     co = ["housing_construction", "eco_enforcement"]
     case.complete("assign", {**ASSIGN, "co_departments": co})
-    assert case.data()["answer_due"] == str(case.helper("add_months")(date(2026, 3, 2), 3))
+    # 3 months from 交办; an extension may add at most 3 more (6 in all).
+    assert calls(case, "deadline_start") == [{"name": "answer", "kind": "months", "n": 3,
+                                              "max_extension": 3,
+                                              "start_on": "2026-03-02"}]
     sign_for = case.ready()[0]
     assert case.assignment(sign_for)[1] == ["urban_management"]
     case.complete("sign_for", {"sign_result": "object", "objection_reason": "属文物部门职责"})
@@ -625,6 +635,10 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     assert case.ready_ids() == ["sign_for"]
     case.advance(days=1)
     assert case.ready_ids() == ["give_co_opinion", "give_co_opinion"]
+    # Co-handlers answer the lead unit within a month of 交办.
+    assert calls(case, "deadline_start")[1] == {"name": "co_opinions", "kind": "months",
+                                                "n": 1, "start_on": "2026-03-02"}
+    assert case.assignment(case.ready()[0])[2] == datetime(2026, 4, 2, 15, 59, 59, tzinfo=UTC)
     case.complete("give_co_opinion", {"co_opinion": "配合修缮"}, who="housing_construction")
     case.complete("give_co_opinion", {"co_opinion": "配合执法"}, who="eco_enforcement")
     assert case.data()["co_opinions"] == {"housing_construction": "配合修缮",
@@ -633,10 +647,12 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
                               "consult_record": "登门听取意见"})
     case.complete("answer", {"action": "extend", "result_category": "B",
                              "extension_reason": "需专家论证"})
-    case.complete("approve_extension", {"extended_due": "2026-12-31", "extension_opinion": "同意",
-                                        "decision": "approve"})
-    cap = str(case.helper("add_months")(date(2026, 3, 2), 6))
-    assert case.data()["answer_due"] == cap  # capped at 6 months from assignment
+    assert calls(case, "deadline_close") == [{"name": "co_opinions"}]
+    case.complete("approve_extension", {"extension_months": 3, "extension_opinion": "同意",
+                                        "decision": "approve"},
+                  derived={"extension_approver": "linhai"})
+    assert calls(case, "deadline_extend") == [{"name": "answer", "n": 3, "approver": "linhai",
+                                               "reason": "需专家论证"}]
     # Past the (extended) due date nothing opens in the diagram: reminders chase.
     case.advance(days=200)
     assert case.ready_ids() == ["answer"]
@@ -645,8 +661,9 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     assert case.ready_ids() == ["feedback"]
     case.complete("feedback", {"satisfaction": "dissatisfied", "feedback_on": "2026-05-25"})
     assert case.ready_ids() == ["answer"]  # handled again within a month
-    today = case.clock.now().astimezone(clock.OFFICE_TZ).date()
-    assert case.data()["answer_due"] == str(case.helper("add_months")(today, 1))
+    assert calls(case, "deadline_restart") == [{"name": "answer", "n": 1,
+                                                "reason": "不满意，重新办理"}]
+    assert calls(case, "deadline_close")[1] == {"name": "answer", "on": "2026-05-20"}
     answer_and_sign(case, "B")
     case.complete("feedback", {"satisfaction": "basically_satisfied", "feedback_on": "2026-06-25"})
     assert case.ready_ids() == ["follow_up"]
@@ -656,11 +673,14 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     case.complete("feedback", {"satisfaction": "satisfied", "feedback_on": "2026-12-01"})
     case.complete("close", {"closed_on": "2026-12-02"})
     assert case.finished()
+    assert calls(case, "deadline_restart")[1]["reason"] == "跟踪办理后再次答复"
+    assert case.services_left() == []
 
 
 @pytest.mark.parametrize("mode, co", [("split", ["nanao_office"]), ("lead_co", [])])
 def test_suggestion_split_or_alone(parser: DocrouteParser, mode: str, co: list[str]) -> None:
-    case = Case(parser, "suggestion_proposal")
+    case = Case(parser, "suggestion_proposal", recorded=[
+        answer_clock("2026-06-02", kind="months"), answer_clock("2026-06-02", status="closed")])
     case.complete("assign", {**ASSIGN, "handling_mode": mode, "co_departments": co})
     case.complete("sign_for", {"sign_result": "accept"})
     if co:
@@ -676,6 +696,7 @@ def test_suggestion_split_or_alone(parser: DocrouteParser, mode: str, co: list[s
     case.complete("follow_up", {"follow_up_note": "条件不具备", "follow_up_status": "closed"})
     case.complete("close", {"closed_on": "2026-05-30"})
     assert case.finished()
+    assert case.services_left() == []
 
 
 # --- follow-up supervision ----------------------------------------------------------------
