@@ -461,9 +461,12 @@ def outgoing_seal(case: Case, *, refuse: bool = False) -> None:
 
 
 def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
+    stage = answer_clock("2026-03-09", name="stage")
     case = Case(parser, "outgoing_document",
-                recorded=[SUPERVISED, "深鹏办〔2026〕12号", "用印〔2026〕5号",
+                recorded=[stage, stage, stage, stage, stage, SUPERVISED, stage,
+                          "深鹏办〔2026〕12号", "用印〔2026〕5号", stage,
                           "DP01-WS·2026-D30-ZHB-0001"])
+    assert calls(case, "deadline_start") == [{"name": "stage", "kind": "workdays", "n": 5}]
     assert case.ready_ids() == ["draft"]
     assert case.assignment(case.ready()[0])[0] == "zhaolei"
     draft = {**DRAFT, "normative": True,
@@ -501,16 +504,24 @@ def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
                                  "distributed_on": "2026-03-05"})
     run_archiving(case)
     assert case.finished()
-    assert [r["service"] for r in case.scope.results] == [
+    results = [r for r in case.scope.results if not r["service"].startswith("deadline_")]
+    assert [r["service"] for r in results] == [
         "org_authority", "allocate_number", "register_seal_use", "assign_archive_code"]
-    assert case.scope.results[0]["params"] == {"unit": "emergency_management"}
-    assert case.scope.results[1]["params"] == {"prefix": "深鹏办"}
-    assert case.scope.results[2]["params"] == {"seal": "general_office", "copies": 30}
+    assert results[0]["params"] == {"unit": "emergency_management"}
+    assert results[1]["params"] == {"prefix": "深鹏办"}
+    assert results[2]["params"] == {"seal": "general_office", "copies": 30}
+    # A target per stage, by urgency (特急 here), restarted whenever a stage begins again.
+    assert [(c["n"], c["reason"]) for c in calls(case, "deadline_restart")] == [
+        (1, "审核、会签、核稿")] * 3 + [(1, "签发"), (1, "复核、编号、印制、用印、分发")]
+    assert calls(case, "deadline_close") == [{"name": "stage"}]
+    assert case.services_left() == []
 
 
 def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
+    stage = answer_clock("2026-03-09", name="stage")
     case = Case(parser, "outgoing_document",
-                recorded=[PRINCIPAL, PRINCIPAL, "深鹏管〔2026〕3号", "用印〔2026〕6号",
+                recorded=[stage, stage, stage, PRINCIPAL, stage, stage, PRINCIPAL, stage, stage,
+                          "深鹏管〔2026〕3号", "用印〔2026〕6号", stage,
                           "DP01-WS·2026-Y-ZHB-0002"])
     draft = {**DRAFT, "doc_type": "请示", "title": "关于申请海岸带修复资金的请示",
              "number_prefix": "深鹏管"}
@@ -545,6 +556,7 @@ def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
     run_archiving(case, classified=True)
     assert case.finished()
     assert [r["service"] for r in case.scope.results].count("allocate_number") == 1
+    assert case.services_left() == []
 
 
 # --- seal use on its own ------------------------------------------------------------------
