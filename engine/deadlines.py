@@ -365,17 +365,22 @@ def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
                                                 Deadline.name == name))
     if row is None:
         start_day = _day(start_on, "the start day")
-        amount = _units_until("workdays", start_day, day)
-        if amount < 1:
-            raise DocrouteError(f"the time limit {day} must be after the start day {start_day}")
-        return start(session, instance_id, name, kind="workdays", n=amount, start_on=start_day,
-                     actor=actor, record=record)
+        if day < start_day:
+            raise DocrouteError(f"the time limit {day} is before the start day {start_day}")
+        # Zero units is allowed: a time limit of the start day itself (特急, same day).
+        row = Deadline(instance_id=instance_id, name=name, kind="workdays",
+                       amount=_units_until("workdays", start_day, day), target_amount=None,
+                       max_extension=None, started_on=start_day, extension=0,
+                       paused_units=0, restarts=0, status="running")
+        _set_dates(row)
+        session.add(row)
+        return _record(session, instance_id, "started", actor, row, {"reason": reason}, record)
     if row.status == "closed":
         raise Conflict(f"the deadline {name!r} is closed")
     amount = _units_until(row.kind, row.started_on, day) - row.paused_units - row.extension
-    if amount < 1:
-        raise DocrouteError(f"the time limit {day} must be after the start day "
-                            f"{row.started_on}")
+    if day < row.started_on or amount < 0:
+        raise DocrouteError(f"the time limit {day} is before the period's start "
+                            f"({row.started_on}) plus its pauses and extensions")
     previous = row.legal_due
     row.amount = amount
     if row.target_amount is not None and row.target_amount > amount:
