@@ -247,7 +247,8 @@ def test_item_approval_sent_back_then_refused(parser: DocrouteParser) -> None:
 def test_supervision_co_units_and_report_to_the_instructing_leader(
         parser: DocrouteParser) -> None:
     case = Case(parser, "supervision", recorded=[
-        "深鹏督〔2026〕5号", answer_clock("2026-03-31", name="handling"),
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕5号",
+        answer_clock("2026-03-31", name="handling"),
         answer_clock("2026-03-31", name="handling", status="closed"),
         "DP01-WS·2026-D10-ZHB-0009"])
     case.complete("register", {"source_type": "leader_instruction", "title": "落实三防物资储备",
@@ -286,7 +287,8 @@ def test_supervision_co_units_and_report_to_the_instructing_leader(
 
 
 def test_supervision_deadline_defaults_when_none_is_carried(parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕6号"])
+    case = Case(parser, "supervision", recorded=[
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕6号"])
     case.complete("register", {"source_type": "meeting_decision", "title": "隐患排查",
                                "instruction_text": "各办事处开展隐患排查",
                                "instructed_on": "2026-03-01", "difficulty": "normal",

@@ -342,7 +342,8 @@ def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
 
 def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
     case = Case(parser, "incoming_document", recorded=[
-        "深鹏办收〔2026〕8号", answer_clock("2026-03-16", name="handling"),
+        answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
+        answer_clock("2026-03-16", name="handling"),
         answer_clock("2026-03-16", name="handling", status="closed")])
     assert case.ready_ids() == ["sign_for"]
     assert case.assignment(case.ready()[0])[1] == ["records_clerks"]
@@ -358,14 +359,16 @@ def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
     assert case.finished()
     # A routine item: 10 working days by default, closed when the document goes back.
     assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 10}]
+    assert calls(case, "deadline_set") == [{"name": "handling", "due": "2026-03-16",
+                                            "reason": "按紧急程度"}]
     assert calls(case, "deadline_close") == [{"name": "handling"}]
     assert case.services_left() == []
 
 
 def test_incoming_for_reading(parser: DocrouteParser) -> None:
     case = Case(parser, "incoming_document", recorded=[
-        "深鹏办收〔2026〕8号", answer_clock("2026-03-05", name="handling"),
-        answer_clock("2026-03-06", name="handling"),
+        answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
+        answer_clock("2026-03-05", name="handling"), answer_clock("2026-03-06", name="handling"),
         answer_clock("2026-03-06", name="handling", status="closed"),
         "1001-WS·2026-D10-ZHB-0007"])
     incoming_to_instruction(case, send_back=True)
@@ -391,8 +394,8 @@ def test_incoming_for_reading(parser: DocrouteParser) -> None:
 @pytest.mark.parametrize("co_departments", [[], ["urban_management", "housing_construction"]])
 def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) -> None:
     case = Case(parser, "incoming_document", recorded=[
-        "深鹏办收〔2026〕8号", answer_clock("2026-03-05", name="handling"),
-        answer_clock("2026-03-13", name="handling"),
+        answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
+        answer_clock("2026-03-05", name="handling"), answer_clock("2026-03-13", name="handling"),
         answer_clock("2026-03-13", name="handling", status="closed"),
         "1001-WS·2026-D30-ZHB-0008"])
     incoming_to_instruction(case)
@@ -405,9 +408,9 @@ def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) 
     handle = next(t for t in case.ready() if t.task_spec.bpmn_id == "handle")
     assert case.assignment(handle)[1] == ["emergency_management"]
     # 加急: 3 working days by default, then the time limit the instruction set.
-    assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 3}]
-    assert calls(case, "deadline_set") == [{"name": "handling", "due": "2026-03-13",
-                                            "reason": "批示确定办理时限"}]
+    assert calls(case, "deadline_set") == [
+        {"name": "handling", "due": "2026-03-05", "reason": "按紧急程度"},
+        {"name": "handling", "due": "2026-03-13", "reason": "批示确定办理时限"}]
     # Overdue: nothing opens in the diagram; the reminder engine chases in working days.
     assert case.assignment(handle)[2] == datetime(2026, 3, 13, 15, 59, 59, tzinfo=UTC)
     assert case.next_timer() is None
@@ -719,16 +722,21 @@ REGISTER = {"source_type": "leader_instruction", "title": "落实国庆游客安
 
 
 def test_supervision_not_tracked(parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕1号"])
+    case = Case(parser, "supervision", recorded=[
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕1号",
+        answer_clock("2026-03-23", name="handling", status="closed")])
     case.complete("register", REGISTER)
     assert case.data()["supervision_number"] == "深鹏督〔2026〕1号"
     case.complete("propose", {"track": "no_track", "propose_note": "阅知件，不立项"})
     assert case.finished()
+    assert calls(case, "deadline_close") == [{"name": "handling"}]
+    assert case.services_left() == []
 
 
 def test_supervision_full_cycle(parser: DocrouteParser) -> None:
     case = Case(parser, "supervision", recorded=[
-        "深鹏督〔2026〕2号", answer_clock("2026-03-23", name="handling"),
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕2号",
+        answer_clock("2026-03-23", name="handling"),
         answer_clock("2026-04-10", name="handling", extension=14),
         answer_clock("2026-04-10", name="handling", status="closed"),
         "DP01-WS·2026-D10-ZHB-0003"])
@@ -745,6 +753,7 @@ def test_supervision_full_cycle(parser: DocrouteParser) -> None:
     assert case.assignment(case.ready()[0])[1] == ["emergency_management"]
     # In time: an extension is approved and the deadline moves.
     case.complete("handle", {"action": "extend", "extension_reason": "需协调交警"})
+    assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 15}]
     assert calls(case, "deadline_set") == [{"name": "handling", "due": data["deadline"],
                                             "reason": "交办确定办理时限"}]
     case.complete("approve_extension", {"new_deadline": "2026-04-10", "extension_opinion": "同意",
