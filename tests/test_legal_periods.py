@@ -181,3 +181,31 @@ def test_chase_notifies_the_holders_once_and_is_recorded(
     manual_clock.set(at("2026-09-28", 13))
     with office.session() as s:
         chase.chase(s, actor(office, "guoyan"), case)
+
+
+# --- the demo: every running case of a process with a period has its row -------------------
+
+PERIOD_PROCESSES = {"disclosure_request", "suggestion_proposal", "supervision",
+                    "incoming_document", "outgoing_document"}
+
+
+def test_every_running_case_of_the_demo_has_its_deadline(
+        db_url: str, tmp_path: Path, manual_clock: clock.ManualClock) -> None:
+    from engine.config import PROJECT_ROOT
+    from engine.models import Deadline, Instance
+
+    app = Docroute(Settings(home=tmp_path / "home", database_url=db_url,
+                            forms_dir=PROJECT_ROOT / "forms",
+                            workflows_dir=PROJECT_ROOT / "workflows"))
+    try:
+        app.init()
+        demo.seed(app)
+        with app.session() as s:
+            running = [(i.id, i.definition.key) for i in s.scalars(
+                select(Instance).where(Instance.status == "running"))
+                if i.definition.key in PERIOD_PROCESSES]
+            with_rows = set(s.scalars(select(Deadline.instance_id)))
+        assert {key for _, key in running} == PERIOD_PROCESSES  # the demo shows each
+        assert [(i, key) for i, key in running if i not in with_rows] == []
+    finally:
+        app.engine.dispose()
