@@ -9,7 +9,7 @@ Saturday 10-10) and on the provisional 2027 year (Spring Festival from 除夕 20
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +209,51 @@ def test_every_running_case_of_the_demo_has_its_deadline(
         assert [(i, key) for i, key in running if i not in with_rows] == []
     finally:
         app.engine.dispose()
+
+
+# --- 催办 on the document page and through the API ------------------------------------------
+
+
+def test_chase_from_the_document_page_and_the_api(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    from webui import create_app
+
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False, "RATELIMIT_ENABLED": False,
+                      "SECRET_KEY": "t"}, docroute=office)
+    with office.session() as s:
+        tokens = {name: identity.create_token(s, name) for name in ("zhangli", "guoyan")}
+    api = app.test_client()
+
+    def call(who: str, method: str, path: str, body: Any = None) -> Any:
+        return api.open(f"/api/v1{path}", method=method, json=body,
+                        headers={"Authorization": f"Bearer {tokens[who]}"})
+
+    document = call("zhangli", "POST", "/documents", {"kind": "incoming", "fields": {
+        "title": "关于做好防汛工作的通知", "source_org": "深圳市三防指挥部", "doc_type": "通知",
+        "classification": "none"}}).get_json()["id"]
+    case = call("zhangli", "POST", "/definitions/incoming_document/instances",
+                {"document_id": document, "data": {}}).get_json()["id"]
+    page = app.test_client()
+    assert page.post("/login", data={"username": "zhangli",
+                                     "password": demo.PASSWORD}).status_code == 302
+    html = page.get(f"/documents/{document}").get_data(as_text=True)
+    assert f'action="/cases/{case}/chase"' in html
+    response = page.post(f"/cases/{case}/chase", data={"note": "请今日签收"})
+    assert response.status_code == 302 and response.location.endswith(f"/documents/{document}")
+    with office.session() as s:
+        chased = s.scalars(select(Event).where(Event.instance_id == case,
+                                               Event.type == "chased")).all()
+        assert len(chased) == 1 and "请今日签收" in chased[0].payload
+        assert s.scalars(select(Notification).where(Notification.instance_id == case)).all()
+    timeline = page.get(f"/documents/{document}").get_data(as_text=True)
+    assert "请今日签收" in timeline
+    # A second chase at once is refused with the reason, on the page and through the API.
+    page.post(f"/cases/{case}/chase", data={})
+    assert "already chased" in page.get(f"/documents/{document}").get_data(as_text=True)
+    refused = call("zhangli", "POST", f"/cases/{case}/chase", {"note": "再催"})
+    assert refused.status_code == 409, refused.get_json()
+    # Someone neither involved nor supervising may not chase (the case is invisible to them).
+    assert call("guoyan", "POST", f"/cases/{case}/chase", {}).status_code == 404
+    manual_clock.advance(timedelta(hours=3))
+    done = call("zhangli", "POST", f"/cases/{case}/chase", {"note": "再催"})
+    assert done.status_code == 200 and done.get_json()["tasks"] == ["签收"]
