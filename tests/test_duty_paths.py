@@ -119,10 +119,13 @@ INFO = {"title": "大鹏新区2026年部门预算", "info_category": "budget",
 
 
 def test_proactive_disclosure_published_after_changes(parser: DocrouteParser) -> None:
-    case = Case(parser, "proactive_disclosure")
+    case = Case(parser, "proactive_disclosure", recorded=[
+        answer_clock("2026-03-30", name="publication"),
+        answer_clock("2026-03-30", name="publication", status="closed")])
     case.complete("register", INFO)
-    due = str(case.helper("add_workdays")(date(2026, 3, 2), 20))
-    assert case.data()["due_on"] == due
+    # 20 working days from forming (《条例》第二十六条), in the deadline engine.
+    assert case.scope.results[0]["params"] == {"name": "publication", "kind": "workdays",
+                                               "n": 20, "start_on": "2026-03-02"}
     review = case.ready()[0]
     assert case.assignment(review)[1] == ["confidentiality_officers"]
     assert case.assignment(review)[2] is not None
@@ -143,7 +146,9 @@ def test_proactive_disclosure_published_after_changes(parser: DocrouteParser) ->
 def test_proactive_disclosure_overdue_opens_no_task(parser: DocrouteParser) -> None:
     # Chasing an overdue publication is the reminder engine's job (working days, once per
     # level); the diagram opens no escalation task of its own.
-    case = Case(parser, "proactive_disclosure")
+    case = Case(parser, "proactive_disclosure", recorded=[
+        answer_clock("2026-03-30", name="publication"),
+        answer_clock("2026-03-30", name="publication", status="closed")])
     case.complete("register", INFO)
     case.complete("secrecy_review", {"secrecy_opinion": "可以公开", "decision": "approve"})
     due = case.helper("add_workdays")(date(2026, 3, 2), 20)
@@ -156,11 +161,15 @@ def test_proactive_disclosure_overdue_opens_no_task(parser: DocrouteParser) -> N
 
 
 def test_proactive_disclosure_withheld(parser: DocrouteParser) -> None:
-    case = Case(parser, "proactive_disclosure")
+    case = Case(parser, "proactive_disclosure", recorded=[
+        answer_clock("2026-03-30", name="publication"),
+        answer_clock("2026-03-30", name="publication", status="closed")])
     case.complete("register", {**INFO, "info_category": "personnel"})
     case.complete("secrecy_review", {"secrecy_opinion": "涉及国家秘密", "decision": "not_public"})
     assert case.finished()
     assert case.wf.data["decision"] == "not_public"
+    assert case.scope.results[-1]["service"] == "deadline_close"
+    assert case.services_left() == []
 
 
 # --- government information --------------------------------------------------------------

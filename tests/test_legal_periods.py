@@ -186,7 +186,7 @@ def test_chase_notifies_the_holders_once_and_is_recorded(
 # --- the demo: every running case of a process with a period has its row -------------------
 
 PERIOD_PROCESSES = {"disclosure_request", "suggestion_proposal", "supervision",
-                    "incoming_document", "outgoing_document"}
+                    "proactive_disclosure", "incoming_document", "outgoing_document"}
 
 
 def test_every_running_case_of_the_demo_has_its_deadline(
