@@ -1,6 +1,8 @@
-"""The shipped on-request disclosure diagram keeps its legal clock in the deadline engine.
+"""Every legal and internal period runs in the deadline engine, in working days.
 
-Real database, shipped diagrams and forms, the demo organisation, a moved clock. The
+Real database, shipped diagrams and forms, the demo organisation, a moved clock: the
+disclosure answer, the proposal answer and co-opinions, the supervision and incoming time
+limits. The
 dates are counted on the official 2026 calendar (National Day 10-01..07, make-up
 Saturday 10-10) and on the provisional 2027 year (Spring Festival from 除夕 2027-02-05,
 4 days, no make-up days: Fri 02-05 to Mon 02-08 are off).
@@ -47,13 +49,17 @@ def actor(app: Docroute, username: str) -> identity.Actor:
         return identity.Actor.of(user)
 
 
-def step(app: Docroute, case: int, spec: str, data: dict[str, Any]) -> None:
-    """Complete the case's open ``spec`` task as someone who may hold it."""
+def step(app: Docroute, case: int, spec: str, data: dict[str, Any],
+         who: str | None = None) -> None:
+    """Complete the case's open ``spec`` task as ``who`` or someone who may hold it."""
     with app.session() as s:
-        task = s.scalar(select(Task).where(Task.instance_id == case, Task.spec == spec))
+        task = s.scalars(select(Task).where(Task.instance_id == case, Task.spec.in_(
+            [spec, f"{spec} [child]"]))).first()
         assert task is not None, [t.spec for t in s.scalars(select(Task).where(
             Task.instance_id == case))]
-        if task.assignee:
+        if who is not None:
+            pass
+        elif task.assignee:
             who = task.assignee
         else:
             who = next(u.username for g in task.candidate_groups
@@ -257,3 +263,128 @@ def test_chase_from_the_document_page_and_the_api(
     manual_clock.advance(timedelta(hours=3))
     done = call("zhangli", "POST", f"/cases/{case}/chase", {"note": "再催"})
     assert done.status_code == 200 and done.get_json()["tasks"] == ["签收"]
+
+
+# --- the other processes' periods, with a moved clock --------------------------------------
+
+
+def test_other_organ_consultation_pause_across_national_day(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = start(office, manual_clock, "2026-09-21")
+    # 20 working days from 09-21: Mid-Autumn 09-25, National Day 10-01..07, 10-10 worked.
+    assert answer(office, case).legal_due == D("2026-10-26")
+    step(office, case, "check", {"completeness": "complete", "correction_days": 15})
+    step(office, case, "route", {"holding_department": "dev_finance"})
+    manual_clock.set(at("2026-09-29"))
+    step(office, case, "search", {"action": "submit", "third_party": False, "other_organ": True,
+                                  "search_result": "需征求区规划和自然资源局意见"})
+    manual_clock.set(at("2026-10-12"))
+    step(office, case, "consult", {"third_party_name": "区规划和自然资源局",
+                                   "consulted_on": "2026-09-29", "replied_on": "2026-10-12",
+                                   "third_party_reply": "agree",
+                                   "public_interest_override": False})
+    view = answer(office, case)
+    # (09-29, 10-12]: 09-30, 10-08, 10-09, 10-10 (make-up Sat), 10-12 = 5 working days.
+    assert (view.paused_units, view.legal_due) == (5, D("2026-11-02"))
+
+
+def proposal(office: Docroute, manual_clock: clock.ManualClock, assigned: str) -> int:
+    manual_clock.set(at(assigned))
+    with office.session() as s:
+        case = runtime.start_case(s, actor(office, "zhangli"), "suggestion_proposal").id
+    step(office, case, "assign", {
+        "proposal_kind": "deputy_suggestion", "session_label": "七届人大三次会议",
+        "proposal_number": "第0123号", "title": "关于加强大鹏所城文物保护的建议",
+        "lead_proposer": "李代表", "key_item": False, "assigned_on": assigned,
+        "handling_mode": "lead_co", "lead_department": "urban_management",
+        "co_departments": ["housing_construction"]})
+    return case
+
+
+def test_proposal_answer_across_spring_festival_and_the_extension_cap(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    case = proposal(office, manual_clock, "2026-11-05")
+    with office.session() as s:
+        periods = {d.name: d for d in deadlines.list_for_case(s, case)}
+    # 3 months: 2027-02-05 is 除夕 (provisional 2027: 02-05..02-08 off) -> Tue 02-09.
+    assert periods["answer"].legal_due == D("2027-02-09") and periods["answer"].provisional
+    step(office, case, "sign_for", {"sign_result": "accept"})
+    # Co-opinions within a month: Sat 12-05 rolls to Mon 12-07.
+    with office.session() as s:
+        assert deadlines.get(s, case, "co_opinions").legal_due == D("2026-12-07")
+    step(office, case, "give_co_opinion", {"co_opinion": "配合修缮"})
+    with office.session() as s:
+        assert deadlines.get(s, case, "co_opinions").status == "closed"
+    step(office, case, "consult", {"consulted_on": "2026-11-20", "consult_method": "visit",
+                                   "consult_record": "登门听取意见"})
+    step(office, case, "answer", {"action": "extend", "result_category": "B",
+                                  "extension_reason": "需专家论证"})
+    manual_clock.set(at("2027-02-09"))  # the last day of the period: still in time
+    step(office, case, "approve_extension", {"extension_months": 3, "extension_opinion": "同意",
+                                             "decision": "approve"})
+    view = answer(office, case)
+    assert (view.extension, view.legal_due) == (3, D("2027-05-05"))
+    step(office, case, "answer", {"action": "extend", "result_category": "B",
+                                  "extension_reason": "再延"})
+    with pytest.raises(FormInvalid) as capped:
+        step(office, case, "approve_extension", {"extension_months": 1,
+                                                 "extension_opinion": "同意",
+                                                 "decision": "approve"})
+    assert "at most 3" in str(capped.value)
+
+
+def test_supervision_time_limit_and_a_late_extension_request(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    manual_clock.set(at("2026-09-24"))
+    with office.session() as s:
+        case = runtime.start_case(s, actor(office, "zhangli"), "supervision").id
+    with office.session() as s:
+        # 15 working days by default from registration (Mid-Autumn, National Day off).
+        assert deadlines.get(s, case, "handling").legal_due == D("2026-10-22")
+    step(office, case, "register", {
+        "source_type": "leader_instruction", "title": "落实国庆游客安全保障",
+        "instruction_text": "请应急管理局牵头抓好落实", "instructing_leader": "陈明",
+        "instructed_on": "2026-09-24", "difficulty": "normal", "urgency": "",
+        "deadline": "2026-10-09"})
+    step(office, case, "propose", {"track": "track", "propose_note": "建议立项"})
+    step(office, case, "approve", {"approve_opinion": "同意", "decision": "approve"})
+    step(office, case, "assign", {"lead_department": "emergency_management",
+                                  "requirements": "制定方案", "deadline": "2026-10-09",
+                                  "feedback_cycle": "weekly"})
+    with office.session() as s:
+        assert deadlines.get(s, case, "handling").legal_due == D("2026-10-09")
+    manual_clock.set(at("2026-10-12"))
+    with pytest.raises(FormInvalid) as late:
+        step(office, case, "handle", {"action": "extend", "extension_reason": "需协调交警"})
+    assert "an extension must be approved before the due date" in str(late.value)
+
+
+def test_incoming_time_limit_by_urgency_then_the_instruction(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    manual_clock.set(at("2026-09-30"))
+    with office.session() as s:
+        case = runtime.start_case(s, actor(office, "zhangli"), "incoming_document").id
+    step(office, case, "sign_for", {"received_at": "2026-09-30T09:30:00+08:00",
+                                    "source_org": "深圳市人民政府", "copies": 2,
+                                    "urgency": "特急", "classification": "none"})
+    step(office, case, "register", {"title": "关于做好国庆假期安全工作的通知", "doc_type": "通知",
+                                    "source_org": "深圳市人民政府",
+                                    "issued_on": "2026-09-29"})
+    with office.session() as s:
+        # 特急: one working day, and the next one is after National Day.
+        assert deadlines.get(s, case, "handling").legal_due == D("2026-10-08")
+    step(office, case, "initial_check", {"check_result": "accept"})
+    step(office, case, "propose", {"proposed_handling": "请应急管理局办理", "handling_mode": "act",
+                                   "deadline": "2026-10-09",
+                                   "instruction_group": "supervising_leaders"})
+    step(office, case, "instruct", {"instruction": "请应急管理局牵头", "handling_mode": "act",
+                                    "deadline": "2026-10-10", "decision": "approve"},
+         who="wangfang")
+    step(office, case, "distribute_act", {"lead_department": "emergency_management",
+                                          "co_departments": []})
+    with office.session() as s:
+        view = deadlines.get(s, case, "handling")
+        task = s.scalar(select(Task).where(Task.instance_id == case, Task.spec == "handle"))
+    assert view.legal_due == D("2026-10-10")  # the make-up Saturday is a working day
+    assert task is not None and task.due_at == datetime(2026, 10, 10, 15, 59, 59,
+                                                        tzinfo=clock.UTC)
