@@ -2,10 +2,10 @@
 
 Real database, shipped diagrams and forms, the demo organisation, a moved clock: the
 disclosure answer, the proposal answer and co-opinions, the supervision and incoming time
-limits. The
-dates are counted on the official 2026 calendar (National Day 10-01..07, make-up
-Saturday 10-10) and on the provisional 2027 year (Spring Festival from 除夕 2027-02-05,
-4 days, no make-up days: Fri 02-05 to Mon 02-08 are off).
+limits, 催办, and the demo's coverage. The dates are counted on the official 2026
+calendar (Mid-Autumn 09-25, National Day 10-01..07, make-up Saturday 10-10) and on the
+provisional 2027 year (Spring Festival from 除夕 2027-02-05, 4 days, no make-up days:
+Fri 02-05 to Mon 02-08 are off).
 """
 
 from __future__ import annotations
