@@ -373,6 +373,7 @@ def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
                        max_extension=None, started_on=start_day, extension=0,
                        paused_units=0, restarts=0, status="running")
         _set_dates(row)
+        row.provisional = False  # a date a person chose is never recomputed (calendar.md)
         session.add(row)
         return _record(session, instance_id, "started", actor, row, {"reason": reason}, record)
     if row.status == "closed":
@@ -386,6 +387,7 @@ def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
     if row.target_amount is not None and row.target_amount > amount:
         row.target_amount = None
     _set_dates(row)
+    row.provisional = False  # a date a person chose is never recomputed (calendar.md)
     return _record(session, instance_id, "set", actor, row,
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
 
