@@ -291,3 +291,31 @@ def test_a_diagram_deadline_reaching_a_missing_year_becomes_an_incident(
         assert instance.status == "error"
         assert "no working-day calendar for 2027" in (instance.incident or "")
         assert s.scalars(select(Deadline)).all() == []
+
+
+def test_a_time_limit_set_by_a_person_extended_to_a_date_and_reopened(
+        docroute: Docroute, case: int, manual_clock: clock.ManualClock) -> None:
+    with docroute.session() as s:
+        view = deadlines.set_due(s, case, "handling", due="2026-09-30", start_on="2026-09-24",
+                                 reason="批示")
+    # A working-day period of 3 (09-28, 09-29, 09-30), Mid-Autumn 09-25 off.
+    assert (view.amount, view.legal_due, view.provisional) == (3, D("2026-09-30"), False)
+    with docroute.session() as s:
+        view = deadlines.set_due(s, case, "handling", due="2026-10-04", reason="改期")
+    assert view.legal_due == D("2026-10-08")  # a day off rolls to the next working day
+    with docroute.session() as s, pytest.raises(DocrouteError) as early:
+        deadlines.set_due(s, case, "handling", due="2026-09-20")
+    assert "before the period's start" in str(early.value)
+    with docroute.session() as s:
+        view = deadlines.extend(s, case, "handling", until="2026-10-10", approver="boss",
+                                reason="需协调", on="2026-10-08")
+    assert (view.extension, view.legal_due) == (2, D("2026-10-10"))  # 10-09, Sat 10-10
+    with docroute.session() as s:
+        deadlines.close(s, case, "handling", on="2026-10-09")
+    with docroute.session() as s:
+        view = deadlines.restart(s, case, "handling", on="2026-10-12", n=1, reason="重新办理")
+    assert (view.status, view.amount, view.legal_due, view.closed_on) == (
+        "running", 1, D("2026-10-13"), None)
+    assert [e["type"] for e in events(docroute, case, "deadline_")] == [
+        "deadline_started", "deadline_set", "deadline_extended", "deadline_closed",
+        "deadline_restarted"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from test_workflow_paths import WORKFLOWS, Case, run_archiving
+from test_workflow_paths import WORKFLOWS, Case, answer_clock, run_archiving
 
 from engine.definitions.bpmn import DocrouteParser, normalise, parse_xml
 
@@ -119,10 +119,13 @@ INFO = {"title": "大鹏新区2026年部门预算", "info_category": "budget",
 
 
 def test_proactive_disclosure_published_after_changes(parser: DocrouteParser) -> None:
-    case = Case(parser, "proactive_disclosure")
+    case = Case(parser, "proactive_disclosure", recorded=[
+        answer_clock("2026-03-30", name="publication"),
+        answer_clock("2026-03-30", name="publication", status="closed")])
     case.complete("register", INFO)
-    due = str(case.helper("add_workdays")(date(2026, 3, 2), 20))
-    assert case.data()["due_on"] == due
+    # 20 working days from forming (《条例》第二十六条), in the deadline engine.
+    assert case.scope.results[0]["params"] == {"name": "publication", "kind": "workdays",
+                                               "n": 20, "start_on": "2026-03-02"}
     review = case.ready()[0]
     assert case.assignment(review)[1] == ["confidentiality_officers"]
     assert case.assignment(review)[2] is not None
@@ -140,34 +143,33 @@ def test_proactive_disclosure_published_after_changes(parser: DocrouteParser) ->
     assert case.next_timer() is None
 
 
-def test_proactive_disclosure_overdue_escalates_daily_until_published(
-        parser: DocrouteParser) -> None:
-    case = Case(parser, "proactive_disclosure")
+def test_proactive_disclosure_overdue_opens_no_task(parser: DocrouteParser) -> None:
+    # Chasing an overdue publication is the reminder engine's job (working days, once per
+    # level); the diagram opens no escalation task of its own.
+    case = Case(parser, "proactive_disclosure", recorded=[
+        answer_clock("2026-03-30", name="publication"),
+        answer_clock("2026-03-30", name="publication", status="closed")])
     case.complete("register", INFO)
     case.complete("secrecy_review", {"secrecy_opinion": "可以公开", "decision": "approve"})
     due = case.helper("add_workdays")(date(2026, 3, 2), 20)
-    case.advance(days=(due - date(2026, 3, 2)).days)  # the last allowed day: no escalation
+    case.advance(days=(due - date(2026, 3, 2)).days + 5)
     assert case.ready_ids() == ["approve"]
-    case.advance(days=1)
-    assert sorted(case.ready_ids()) == ["approve", "escalate"]
-    assert case.assignment(next(t for t in case.ready()
-                                if t.task_spec.bpmn_id == "escalate"))[1] == ["office_director"]
-    case.complete("escalate", {"chase_note": "请立即审批"})
-    case.advance(days=1)
-    assert case.ready_ids().count("escalate") == 1  # again the next day
+    assert case.next_timer() is None
     case.complete("approve", {"decision": "approve"})
     case.complete("publish", {"published_on": "2026-04-03", "channel": "gazette"})
-    # Publishing ends the daily escalation; an unanswered reminder is withdrawn.
     assert case.finished()
-    assert case.next_timer() is None
 
 
 def test_proactive_disclosure_withheld(parser: DocrouteParser) -> None:
-    case = Case(parser, "proactive_disclosure")
+    case = Case(parser, "proactive_disclosure", recorded=[
+        answer_clock("2026-03-30", name="publication"),
+        answer_clock("2026-03-30", name="publication", status="closed")])
     case.complete("register", {**INFO, "info_category": "personnel"})
     case.complete("secrecy_review", {"secrecy_opinion": "涉及国家秘密", "decision": "not_public"})
     assert case.finished()
     assert case.wf.data["decision"] == "not_public"
+    assert case.scope.results[-1]["service"] == "deadline_close"
+    assert case.services_left() == []
 
 
 # --- government information --------------------------------------------------------------
@@ -253,7 +255,11 @@ def test_item_approval_sent_back_then_refused(parser: DocrouteParser) -> None:
 
 def test_supervision_co_units_and_report_to_the_instructing_leader(
         parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕5号", "DP01-WS·2026-D10-ZHB-0009"])
+    case = Case(parser, "supervision", recorded=[
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕5号",
+        answer_clock("2026-03-31", name="handling"),
+        answer_clock("2026-03-31", name="handling", status="closed"),
+        "DP01-WS·2026-D10-ZHB-0009"])
     case.complete("register", {"source_type": "leader_instruction", "title": "落实三防物资储备",
                                "instruction_text": "请应急管理局牵头，城管局、住建局配合",
                                "instructing_leader": "陈明", "instructed_on": "2026-03-01",
@@ -286,10 +292,12 @@ def test_supervision_co_units_and_report_to_the_instructing_leader(
     case.complete("bulletin", {"reported_to_leader": True, "bulletin_scope": "internal"})
     run_archiving(case)
     assert case.finished()
+    assert case.services_left() == []
 
 
 def test_supervision_deadline_defaults_when_none_is_carried(parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕6号"])
+    case = Case(parser, "supervision", recorded=[
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕6号"])
     case.complete("register", {"source_type": "meeting_decision", "title": "隐患排查",
                                "instruction_text": "各办事处开展隐患排查",
                                "instructed_on": "2026-03-01", "difficulty": "normal",

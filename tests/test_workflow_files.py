@@ -127,9 +127,16 @@ def test_the_engines_deploy_check_accepts_them() -> None:
 def test_ids_are_unique_within_a_file(path: Path) -> None:
     # SpiffWorkflow finds nodes by id anywhere in the file: a service parameter or a
     # multi-instance data item sharing a task's id makes the parser pick the wrong element.
+    # Service parameters are named by id too, and two service tasks may both take a
+    # ``name``: those may repeat among themselves, never as an element's id.
     root = tree(path).getroot()
-    ids = [e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")]
+    spiff = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+    ids = [e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")
+           and not e.tag.startswith(spiff)]
     assert [i for i, n in Counter(ids).items() if n > 1] == []
+    named = {e.get("id") for e in root.iter() if isinstance(e.tag, str)
+             and e.tag.startswith(spiff) and e.get("id")}
+    assert sorted(named & set(ids)) == []
 
 
 @pytest.mark.parametrize("path", BPMN_FILES, ids=lambda p: p.stem)
@@ -308,3 +315,65 @@ def test_diagram_interchange_draws_everything(path: Path) -> None:
         assert len(points) >= 2
         for a, b in pairwise(points):  # orthogonal routing
             assert a.get("x") == b.get("x") or a.get("y") == b.get("y"), flow.get("id")
+
+
+# --- time: working days only ---------------------------------------------------------
+
+WORKING_DAY_HELPERS = ("add_workdays", "add_days", "add_months", "next_workday", "due_at",
+                       "target_at")
+
+
+def opens_a_task(root: etree._Element, event: etree._Element) -> bool:
+    """Whether a token leaving ``event`` reaches a user task (through gateways, scripts…)."""
+    flows = {f.get("id"): f.get("targetRef") for f in root.iter(bpmn("sequenceFlow"))}
+    nodes = {n.get("id"): n for n in root.iter() if isinstance(n.tag, str) and n.get("id")}
+    seen: set[str] = set()
+    todo = [f.text for f in event.iter(bpmn("outgoing"))]
+    while todo:
+        target = nodes.get(flows.get(todo.pop()) or "")
+        if target is None or target.get("id") in seen:
+            continue
+        seen.add(target.get("id", ""))
+        if etree.QName(target).localname in ("userTask", "manualTask", "callActivity",
+                                             "subProcess"):
+            return True
+        todo.extend(f.text for f in target.iter(bpmn("outgoing")))
+    return False
+
+
+@pytest.mark.parametrize("path", BPMN_FILES, ids=lambda p: p.stem)
+def test_no_calendar_day_timer_opens_a_task(path: Path) -> None:
+    """Chasing is the reminder engine's job, in working days; a timer that leads to work
+    is a timeDate computed on the working-day calendar (a helper or a deadline's date),
+    never a duration or cycle of calendar days (docs/deadlines.md)."""
+    root = tree(path).getroot()
+    offenders = []
+    for definition in root.iter(bpmn("timerEventDefinition")):
+        event = definition.getparent()
+        if not opens_a_task(root, event):
+            continue
+        timer = next(iter(definition), None)
+        text = (timer.text or "") if timer is not None else ""
+        working = (timer is not None and etree.QName(timer).localname == "timeDate"
+                   and any(helper in text for helper in WORKING_DAY_HELPERS))
+        if not working:
+            offenders.append(event.get("id"))
+    assert offenders == []
+
+
+def test_the_timer_rule_catches_a_calendar_day_chase() -> None:
+    # The rule above must be able to fail: the chase timer this project used to ship.
+    xml = f"""<bpmn:definitions xmlns:bpmn="{NS['bpmn']}"><bpmn:process id="p">
+      <bpmn:userTask id="handle"/>
+      <bpmn:boundaryEvent id="chase_timer" attachedToRef="handle" cancelActivity="false">
+        <bpmn:outgoing>f1</bpmn:outgoing>
+        <bpmn:timerEventDefinition><bpmn:timeCycle>R/P1D</bpmn:timeCycle>
+        </bpmn:timerEventDefinition></bpmn:boundaryEvent>
+      <bpmn:exclusiveGateway id="gw"><bpmn:outgoing>f2</bpmn:outgoing></bpmn:exclusiveGateway>
+      <bpmn:userTask id="chase"/>
+      <bpmn:sequenceFlow id="f1" sourceRef="chase_timer" targetRef="gw"/>
+      <bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="chase"/>
+    </bpmn:process></bpmn:definitions>"""
+    root = etree.fromstring(xml.encode())
+    event = next(root.iter(bpmn("boundaryEvent")))
+    assert opens_a_task(root, event)

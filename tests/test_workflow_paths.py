@@ -209,7 +209,8 @@ class Case:
 
     # --- actions ---------------------------------------------------------------------
     def complete(self, bpmn_id: str, data: dict[str, Any] | None = None, *,
-                 who: str | None = None) -> Any:
+                 who: str | None = None, derived: dict[str, Any] | None = None) -> Any:
+        """``derived``: what the task's office checks add (engine/task_checks.py)."""
         with self._context():
             candidates = [t for t in self.ready() if t.task_spec.bpmn_id == bpmn_id]
             assert candidates, f"{bpmn_id} is not ready; ready: {self.ready_ids()}"
@@ -228,6 +229,7 @@ class Case:
             assert key, f"{bpmn_id} has no form key"
             clean = forms.validate(load_form(key), dict(data or {}))
             task.data.update(clean)
+            task.data.update(derived or {})
             task.run()
             self.wf.do_engine_steps()
             self.log.append(bpmn_id)
@@ -302,6 +304,21 @@ def test_archiving_alone(parser: DocrouteParser, classified: bool) -> None:
 
 # --- incoming ----------------------------------------------------------------------------
 
+def answer_clock(legal: str, target: str | None = None, **extra: Any) -> dict[str, Any]:
+    """What a ``deadline_*`` operator answers (the arithmetic itself is tested on the real
+    calendar in tests/test_legal_periods.py); ``name`` defaults to the disclosure answer."""
+    extra.setdefault("name", "answer")
+    return {"kind": "workdays", "legal_due": legal,
+            "due_at": f"{legal}T23:59:59+08:00", "target_due": target,
+            "target_at": f"{target}T23:59:59+08:00" if target else None, "status": "running",
+            "paused_on": None, "paused_units": 0, "extension": 0, "restarts": 0, **extra}
+
+
+def calls(case: Case, service: str) -> list[dict[str, Any]]:
+    return [r["params"] for r in case.scope.results if r["service"] == service]
+
+
+
 def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
     case.complete("sign_for", {"received_at": "2026-03-02T09:30:00+08:00",
                                "source_org": "深圳市人民政府",
@@ -326,7 +343,10 @@ def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
 
 
 def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
-    case = Case(parser, "incoming_document", recorded=["深鹏办收〔2026〕8号"])
+    case = Case(parser, "incoming_document", recorded=[
+        answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
+        answer_clock("2026-03-16", name="handling"),
+        answer_clock("2026-03-16", name="handling", status="closed")])
     assert case.ready_ids() == ["sign_for"]
     assert case.assignment(case.ready()[0])[1] == ["records_clerks"]
     case.complete("sign_for", {"received_at": "2026-03-02T09:30:00+08:00", "source_org": "某公司",
@@ -339,11 +359,20 @@ def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
     case.complete("return_doc", {"return_reason": "不属本机关受理范围", "return_method": "post",
                                  "returned_on": "2026-03-03"})
     assert case.finished()
+    # A routine item: 10 working days by default, closed when the document goes back.
+    assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 10}]
+    assert calls(case, "deadline_set") == [{"name": "handling", "due": "2026-03-16",
+                                            "reason": "按紧急程度"}]
+    assert calls(case, "deadline_close") == [{"name": "handling"}]
+    assert case.services_left() == []
 
 
 def test_incoming_for_reading(parser: DocrouteParser) -> None:
-    case = Case(parser, "incoming_document",
-                recorded=["深鹏办收〔2026〕8号", "1001-WS·2026-D10-ZHB-0007"])
+    case = Case(parser, "incoming_document", recorded=[
+        answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
+        answer_clock("2026-03-05", name="handling"), answer_clock("2026-03-06", name="handling"),
+        answer_clock("2026-03-06", name="handling", status="closed"),
+        "1001-WS·2026-D10-ZHB-0007"])
     incoming_to_instruction(case, send_back=True)
     case.complete("instruct", {"instruction": "请林海、王芳、陈明同志阅。", "handling_mode": "read",
                                "deadline": "2026-03-06", "decision": "approve"})
@@ -366,8 +395,11 @@ def test_incoming_for_reading(parser: DocrouteParser) -> None:
 
 @pytest.mark.parametrize("co_departments", [[], ["urban_management", "housing_construction"]])
 def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) -> None:
-    case = Case(parser, "incoming_document",
-                recorded=["深鹏办收〔2026〕8号", "1001-WS·2026-D30-ZHB-0008"])
+    case = Case(parser, "incoming_document", recorded=[
+        answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
+        answer_clock("2026-03-05", name="handling"), answer_clock("2026-03-13", name="handling"),
+        answer_clock("2026-03-13", name="handling", status="closed"),
+        "1001-WS·2026-D30-ZHB-0008"])
     incoming_to_instruction(case)
     case.complete("instruct", {"instruction": "请应急管理局牵头抓好落实。", "handling_mode": "act",
                                "deadline": "2026-03-13", "decision": "approve"})
@@ -377,18 +409,19 @@ def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) 
     assert case.ready_ids() == sorted(expected)
     handle = next(t for t in case.ready() if t.task_spec.bpmn_id == "handle")
     assert case.assignment(handle)[1] == ["emergency_management"]
-    # Overdue: the chase timer fires daily from the deadline until the lead unit finishes.
-    assert case.next_timer() == datetime(2026, 3 ,13, 1, 0, tzinfo=UTC)
+    # 加急: 3 working days by default, then the time limit the instruction set.
+    assert calls(case, "deadline_set") == [
+        {"name": "handling", "due": "2026-03-05", "reason": "按紧急程度"},
+        {"name": "handling", "due": "2026-03-13", "reason": "批示确定办理时限"}]
+    # Overdue: nothing opens in the diagram; the reminder engine chases in working days.
+    assert case.assignment(handle)[2] == datetime(2026, 3, 13, 15, 59, 59, tzinfo=UTC)
+    assert case.next_timer() is None
     case.advance(days=11, hours=1)
-    assert "chase" in case.ready_ids()
-    case.complete("chase", {"chase_note": "电话催办应急管理局", "chased_on": "2026-03-13"})
-    case.advance(days=1)
-    assert case.ready_ids().count("chase") == 1
+    assert sorted(set(case.ready_ids())) == sorted({"handle", *(["cohandle"] if co_departments
+                                                                else [])})
     for department in co_departments:
         case.complete("cohandle", {"co_opinion": f"{department} 已配合"}, who=department)
     case.complete("handle", {"handling_result": "已部署三防工作", "handled_on": "2026-03-16"})
-    # Finishing the handling cancels the reminder cycle and any open chase.
-    assert "chase" not in case.ready_ids()
     assert case.next_timer() is None
     assert case.ready_ids() == ["reply"]
     assert case.data().get("co_opinions", {}) == {d: f"{d} 已配合" for d in co_departments}
@@ -433,9 +466,12 @@ def outgoing_seal(case: Case, *, refuse: bool = False) -> None:
 
 
 def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
+    stage = answer_clock("2026-03-09", name="stage")
     case = Case(parser, "outgoing_document",
-                recorded=[SUPERVISED, "深鹏办〔2026〕12号", "用印〔2026〕5号",
+                recorded=[stage, stage, stage, stage, stage, SUPERVISED, stage,
+                          "深鹏办〔2026〕12号", "用印〔2026〕5号", stage,
                           "DP01-WS·2026-D30-ZHB-0001"])
+    assert calls(case, "deadline_start") == [{"name": "stage", "kind": "workdays", "n": 5}]
     assert case.ready_ids() == ["draft"]
     assert case.assignment(case.ready()[0])[0] == "zhaolei"
     draft = {**DRAFT, "normative": True,
@@ -473,16 +509,24 @@ def test_outgoing_cosigned_normative(parser: DocrouteParser) -> None:
                                  "distributed_on": "2026-03-05"})
     run_archiving(case)
     assert case.finished()
-    assert [r["service"] for r in case.scope.results] == [
+    results = [r for r in case.scope.results if not r["service"].startswith("deadline_")]
+    assert [r["service"] for r in results] == [
         "org_authority", "allocate_number", "register_seal_use", "assign_archive_code"]
-    assert case.scope.results[0]["params"] == {"unit": "emergency_management"}
-    assert case.scope.results[1]["params"] == {"prefix": "深鹏办"}
-    assert case.scope.results[2]["params"] == {"seal": "general_office", "copies": 30}
+    assert results[0]["params"] == {"unit": "emergency_management"}
+    assert results[1]["params"] == {"prefix": "深鹏办"}
+    assert results[2]["params"] == {"seal": "general_office", "copies": 30}
+    # A target per stage, by urgency (特急 here), restarted whenever a stage begins again.
+    assert [(c["n"], c["reason"]) for c in calls(case, "deadline_restart")] == [
+        (1, "审核、会签、核稿")] * 3 + [(1, "签发"), (1, "复核、编号、印制、用印、分发")]
+    assert calls(case, "deadline_close") == [{"name": "stage"}]
+    assert case.services_left() == []
 
 
 def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
+    stage = answer_clock("2026-03-09", name="stage")
     case = Case(parser, "outgoing_document",
-                recorded=[PRINCIPAL, PRINCIPAL, "深鹏管〔2026〕3号", "用印〔2026〕6号",
+                recorded=[stage, stage, stage, PRINCIPAL, stage, stage, PRINCIPAL, stage, stage,
+                          "深鹏管〔2026〕3号", "用印〔2026〕6号", stage,
                           "DP01-WS·2026-Y-ZHB-0002"])
     draft = {**DRAFT, "doc_type": "请示", "title": "关于申请海岸带修复资金的请示",
              "number_prefix": "深鹏管"}
@@ -517,6 +561,7 @@ def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
     run_archiving(case, classified=True)
     assert case.finished()
     assert [r["service"] for r in case.scope.results].count("allocate_number") == 1
+    assert case.services_left() == []
 
 
 # --- seal use on its own ------------------------------------------------------------------
@@ -579,10 +624,20 @@ def answer_and_sign(case: Case, category: str, *, send_back: bool = False) -> No
 
 
 def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParser) -> None:
-    case = Case(parser, "suggestion_proposal")
+    answered = answer_clock("2026-06-02", status="closed")
+    case = Case(parser, "suggestion_proposal", recorded=[
+        answer_clock("2026-06-02", kind="months"),
+        answer_clock("2026-04-02", name="co_opinions", kind="months"),
+        answer_clock("2026-04-02", name="co_opinions", status="closed"),
+        answer_clock("2026-09-02", kind="months", extension=3),
+        answered, answer_clock("2026-10-19", kind="months", restarts=1),
+        answered, answer_clock("2026-12-01", kind="months", restarts=2), answered])
     co = ["housing_construction", "eco_enforcement"]
     case.complete("assign", {**ASSIGN, "co_departments": co})
-    assert case.data()["answer_due"] == str(case.helper("add_months")(date(2026, 3, 2), 3))
+    # 3 months from 交办; an extension may add at most 3 more (6 in all).
+    assert calls(case, "deadline_start") == [{"name": "answer", "kind": "months", "n": 3,
+                                              "max_extension": 3,
+                                              "start_on": "2026-03-02"}]
     sign_for = case.ready()[0]
     assert case.assignment(sign_for)[1] == ["urban_management"]
     case.complete("sign_for", {"sign_result": "object", "objection_reason": "属文物部门职责"})
@@ -591,9 +646,16 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
                                        "co_departments": co,
                                        "objection_handling": "调整由社会事务局主办"})
     assert case.assignment(case.ready()[0])[1] == ["social_affairs"]
-    # No objection within 10 days: the sign-for is taken as accepted.
+    # No objection within 10 days (a period ending on a day off rolls to the next working
+    # day): the sign-for is taken as accepted after the end of the 10th day.
     case.advance(days=10, hours=1)
+    assert case.ready_ids() == ["sign_for"]
+    case.advance(days=1)
     assert case.ready_ids() == ["give_co_opinion", "give_co_opinion"]
+    # Co-handlers answer the lead unit within a month of 交办.
+    assert calls(case, "deadline_start")[1] == {"name": "co_opinions", "kind": "months",
+                                                "n": 1, "start_on": "2026-03-02"}
+    assert case.assignment(case.ready()[0])[2] == datetime(2026, 4, 2, 15, 59, 59, tzinfo=UTC)
     case.complete("give_co_opinion", {"co_opinion": "配合修缮"}, who="housing_construction")
     case.complete("give_co_opinion", {"co_opinion": "配合执法"}, who="eco_enforcement")
     assert case.data()["co_opinions"] == {"housing_construction": "配合修缮",
@@ -602,21 +664,23 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
                               "consult_record": "登门听取意见"})
     case.complete("answer", {"action": "extend", "result_category": "B",
                              "extension_reason": "需专家论证"})
-    case.complete("approve_extension", {"extended_due": "2026-12-31", "extension_opinion": "同意",
-                                        "decision": "approve"})
-    cap = str(case.helper("add_months")(date(2026, 3, 2), 6))
-    assert case.data()["answer_due"] == cap  # capped at 6 months from assignment
-    # Past the (extended) due date the director is asked to chase; the answer stays open.
+    assert calls(case, "deadline_close") == [{"name": "co_opinions"}]
+    case.complete("approve_extension", {"extension_months": 3, "extension_opinion": "同意",
+                                        "decision": "approve"},
+                  derived={"extension_approver": "linhai"})
+    assert calls(case, "deadline_extend") == [{"name": "answer", "n": 3, "approver": "linhai",
+                                               "reason": "需专家论证"}]
+    # Past the (extended) due date nothing opens in the diagram: reminders chase.
     case.advance(days=200)
-    assert "overdue" in case.ready_ids()
-    case.complete("overdue", {"chase_note": "请尽快答复"})
+    assert case.ready_ids() == ["answer"]
     answer_and_sign(case, "B", send_back=True)
     # Follow-ups nobody handled are withdrawn once the answer is submitted.
     assert case.ready_ids() == ["feedback"]
     case.complete("feedback", {"satisfaction": "dissatisfied", "feedback_on": "2026-05-25"})
     assert case.ready_ids() == ["answer"]  # handled again within a month
-    today = case.clock.now().astimezone(clock.OFFICE_TZ).date()
-    assert case.data()["answer_due"] == str(case.helper("add_months")(today, 1))
+    assert calls(case, "deadline_restart") == [{"name": "answer", "n": 1,
+                                                "reason": "不满意，重新办理"}]
+    assert calls(case, "deadline_close")[1] == {"name": "answer", "on": "2026-05-20"}
     answer_and_sign(case, "B")
     case.complete("feedback", {"satisfaction": "basically_satisfied", "feedback_on": "2026-06-25"})
     assert case.ready_ids() == ["follow_up"]
@@ -626,11 +690,14 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     case.complete("feedback", {"satisfaction": "satisfied", "feedback_on": "2026-12-01"})
     case.complete("close", {"closed_on": "2026-12-02"})
     assert case.finished()
+    assert calls(case, "deadline_restart")[1]["reason"] == "跟踪办理后再次答复"
+    assert case.services_left() == []
 
 
 @pytest.mark.parametrize("mode, co", [("split", ["nanao_office"]), ("lead_co", [])])
 def test_suggestion_split_or_alone(parser: DocrouteParser, mode: str, co: list[str]) -> None:
-    case = Case(parser, "suggestion_proposal")
+    case = Case(parser, "suggestion_proposal", recorded=[
+        answer_clock("2026-06-02", kind="months"), answer_clock("2026-06-02", status="closed")])
     case.complete("assign", {**ASSIGN, "handling_mode": mode, "co_departments": co})
     case.complete("sign_for", {"sign_result": "accept"})
     if co:
@@ -646,6 +713,7 @@ def test_suggestion_split_or_alone(parser: DocrouteParser, mode: str, co: list[s
     case.complete("follow_up", {"follow_up_note": "条件不具备", "follow_up_status": "closed"})
     case.complete("close", {"closed_on": "2026-05-30"})
     assert case.finished()
+    assert case.services_left() == []
 
 
 # --- follow-up supervision ----------------------------------------------------------------
@@ -656,15 +724,24 @@ REGISTER = {"source_type": "leader_instruction", "title": "落实国庆游客安
 
 
 def test_supervision_not_tracked(parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕1号"])
+    case = Case(parser, "supervision", recorded=[
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕1号",
+        answer_clock("2026-03-23", name="handling", status="closed")])
     case.complete("register", REGISTER)
     assert case.data()["supervision_number"] == "深鹏督〔2026〕1号"
     case.complete("propose", {"track": "no_track", "propose_note": "阅知件，不立项"})
     assert case.finished()
+    assert calls(case, "deadline_close") == [{"name": "handling"}]
+    assert case.services_left() == []
 
 
 def test_supervision_full_cycle(parser: DocrouteParser) -> None:
-    case = Case(parser, "supervision", recorded=["深鹏督〔2026〕2号", "DP01-WS·2026-D10-ZHB-0003"])
+    case = Case(parser, "supervision", recorded=[
+        answer_clock("2026-03-23", name="handling"), "深鹏督〔2026〕2号",
+        answer_clock("2026-03-23", name="handling"),
+        answer_clock("2026-04-10", name="handling", extension=14),
+        answer_clock("2026-04-10", name="handling", status="closed"),
+        "DP01-WS·2026-D10-ZHB-0003"])
     case.complete("register", REGISTER)
     case.complete("propose", {"track": "track", "propose_note": "建议立项"})
     case.complete("approve", {"approve_opinion": "明确责任单位", "decision": "return"})
@@ -678,16 +755,22 @@ def test_supervision_full_cycle(parser: DocrouteParser) -> None:
     assert case.assignment(case.ready()[0])[1] == ["emergency_management"]
     # In time: an extension is approved and the deadline moves.
     case.complete("handle", {"action": "extend", "extension_reason": "需协调交警"})
+    assert calls(case, "deadline_start") == [{"name": "handling", "kind": "workdays", "n": 15}]
+    assert calls(case, "deadline_set") == [{"name": "handling", "due": data["deadline"],
+                                            "reason": "交办确定办理时限"}]
     case.complete("approve_extension", {"new_deadline": "2026-04-10", "extension_opinion": "同意",
-                                        "decision": "approve"})
-    assert case.data()["deadline"] == "2026-04-10"
+                                        "decision": "approve"},
+                  derived={"extension_approver": "linhai"})
+    assert calls(case, "deadline_extend") == [{"name": "handling", "until": "2026-04-10",
+                                               "approver": "linhai",
+                                               "reason": "需协调交警"}]
+    assert case.assignment(case.ready()[0])[2] == datetime(2026, 4, 10, 15, 59, 59, tzinfo=UTC)
     case.advance(days=7, hours=1)
     assert case.ready_ids() == ["handle", "progress"]
     case.complete("progress", {"progress_note": "方案已起草", "progress_percent": 40})
-    # Overdue: red-level chase; a late extension request goes straight back.
+    # Overdue: the reminder engine chases; a late extension request goes straight back.
     case.advance(days=33)
-    assert "chase" in case.ready_ids()
-    case.complete("chase", {"warning_level": "red", "chase_note": "已逾期，限期办结"})
+    assert case.ready_ids() == ["handle"]
     case.complete("handle", {"action": "extend", "extension_reason": "再延"})
     assert "handle" in case.ready_ids() and "approve_extension" not in case.ready_ids()
     case.complete("handle", {"action": "complete", "completion_report": "已完成"})
@@ -709,51 +792,80 @@ APPLICATION = {"applicant_name": "王某", "applicant_type": "natural_person",
 
 
 def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None:
-    case = Case(parser, "disclosure_request")
+    case = Case(parser, "disclosure_request",
+                recorded=[answer_clock("2026-03-30", "2026-03-23"),
+                          answer_clock("2026-03-30", status="closed")])
     case.complete("register", APPLICATION)
+    assert calls(case, "deadline_start") == [{
+        "name": "answer", "kind": "workdays", "n": 20, "target": 15, "max_extension": 20,
+        "start_on": "2026-03-02"}]
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份",
                             "correction_days": 10})
     assert case.ready_ids() == ["await_correction"]
     case.advance(days=20)
     assert case.finished()
+    # Every ending records its result, and the answer period is closed.
+    assert case.data()["result_code"] == "not_corrected"
+    assert case.data()["answer_type"] == "other"
+    assert calls(case, "deadline_close") == [{"name": "answer"}]
+    assert case.services_left() == []
 
 
 def test_disclosure_full(parser: DocrouteParser) -> None:
-    case = Case(parser, "disclosure_request",
-                recorded=["深鹏公复〔2026〕8号", "DP01-WS·2026-D10-ZHB-0004"])
-    add_workdays = case.helper("add_workdays")
+    case = Case(parser, "disclosure_request", recorded=[
+        answer_clock("2026-03-30", "2026-03-23"),                       # start
+        answer_clock("2026-04-07", "2026-03-31", restarts=1),           # 补正
+        answer_clock("2026-05-08", "2026-04-29", extension=20),         # extension
+        answer_clock("2026-05-08", "2026-04-29", status="paused",       # consultation
+                     paused_on="2026-03-02"),
+        answer_clock("2026-05-22", "2026-05-13", paused_units=14),      # reply received
+        answer_clock("2026-05-22", "2026-05-13", status="paused", paused_on="2026-03-02"),
+        answer_clock("2026-05-25", "2026-05-14", paused_units=15),
+        "深鹏公复〔2026〕8号",
+        answer_clock("2026-05-25", "2026-05-14", status="closed"),      # answered
+        "DP01-WS·2026-D10-ZHB-0004"])
     case.complete("register", APPLICATION)
-    assert case.data()["due_on"] == str(add_workdays(date(2026, 3, 2), 20))
     check = case.ready()[0]
     assert case.assignment(check)[2] is not None
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份"})
     case.complete("await_correction", {"received_on": "2026-03-09"})
-    restarted = str(add_workdays(date(2026, 3, 9), 20))
-    assert case.data()["due_on"] == restarted  # the clock starts again
+    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-09",
+                                                "reason": "补正"}]
     case.complete("check", {"completeness": "complete"})
+    # Inner steps are due at the internal target, the answer itself at the legal date.
+    assert case.assignment(case.ready()[0])[2] == datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
     case.complete("route", {"holding_department": "dev_finance"})
     assert case.assignment(case.ready()[0])[1] == ["dev_finance"]
     case.complete("search", {"action": "extend", "extension_reason": "涉及多个项目"})
-    case.complete("approve_extension", {"extension_opinion": "同意", "decision": "approve"})
-    extended = str(add_workdays(date.fromisoformat(restarted), 20))
-    assert case.data()["due_on"] == extended
+    case.complete("approve_extension", {"extension_opinion": "同意", "decision": "approve"},
+                  derived={"extension_approver": "wangfang"})
+    assert calls(case, "deadline_extend") == [{"name": "answer", "n": 20,
+                                               "approver": "wangfang",
+                                               "reason": "涉及多个项目"}]
+    # The applicant is told of the extension before the unit goes on.
+    assert case.ready_ids() == ["notify_extension"]
+    case.complete("notify_extension", {"notice_method": "email", "notified_on": "2026-03-10"})
+    assert case.data()["notice_text"].startswith("因需要")
+    search = case.ready()[0]
+    assert case.assignment(search)[2] == datetime(2026, 4, 29, 15, 59, 59, tzinfo=UTC)
     case.complete("search", {"action": "extend", "extension_reason": "再次延期"})
-    case.complete("approve_extension", {"extension_opinion": "同意", "decision": "approve"})
-    assert case.data()["due_on"] == extended  # only one extension counts
+    case.complete("approve_extension", {"extension_opinion": "已延长过", "decision": "return"})
+    assert len(calls(case, "deadline_extend")) == 1
     case.complete("search", {"action": "submit", "search_result": "部分涉及企业商业秘密",
                              "third_party": True})
-    case.complete("consult", {"third_party_name": "某建设公司", "consulted_on": "2026-03-16",
+    assert calls(case, "deadline_pause") == [{"name": "answer", "reason": "征求意见"}]
+    case.complete("consult", {"third_party_name": "某建设公司", "consulted_on": "2026-03-02",
                               "replied_on": "2026-03-20", "third_party_reply": "object"})
-    paused = case.helper("workdays_between")(date(2026, 3, 16), date(2026, 3, 20))
-    assert case.data()["due_on"] == str(add_workdays(date.fromisoformat(extended), paused))
+    assert calls(case, "deadline_resume") == [{"name": "answer", "on": "2026-03-20"}]
     case.complete("secrecy_review", {"secrecy_opinion": "需删除个人信息", "decision": "return"})
     assert case.ready_ids() == ["search"]
-    # The statutory period runs out while the unit is still working: the director chases.
-    case.advance(days=80)
-    assert "overdue" in case.ready_ids()
-    case.complete("overdue", {"chase_note": "请立即办理"})
-    case.complete("search", {"action": "submit", "search_result": "已处理", "third_party": False})
-    assert case.ready_ids() == ["secrecy_review"]  # unanswered follow-ups are withdrawn
+    # Another organ must be consulted: its time is excluded too (第三十三条).
+    case.complete("search", {"action": "submit", "search_result": "涉及区规划部门",
+                             "third_party": False, "other_organ": True})
+    case.complete("consult", {"third_party_name": "区规划和自然资源局",
+                              "consulted_on": "2026-03-02", "replied_on": "2026-03-03",
+                              "third_party_reply": "agree"})
+    assert calls(case, "deadline_resume")[-1] == {"name": "answer", "on": "2026-03-03"}
     case.complete("secrecy_review", {"secrecy_opinion": "同意", "decision": "approve"})
     answer = {"result_code": "partly_disclosed", "answer_text": "部分公开", "remedy_notice": True}
     case.complete("draft_answer", answer)
@@ -764,5 +876,8 @@ def test_disclosure_full(parser: DocrouteParser) -> None:
     case.complete("sign_off", {"decision": "approve"})
     assert case.data()["answer_number"] == "深鹏公复〔2026〕8号"
     case.complete("deliver", {"delivery_method": "email", "answered_on": "2026-05-20"})
+    assert calls(case, "deadline_close") == [{"name": "answer", "on": "2026-05-20"}]
     run_archiving(case)
     assert case.finished()
+    assert case.data()["result_code"] == "not_ours"
+    assert case.services_left() == []

@@ -14,6 +14,7 @@ from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
 
 from engine import Actor
+from engine.deadlines import chase
 from engine.models import Attachment, Document, Instance
 from engine.org import identity
 from engine.registry import attachments, classification, documents
@@ -162,3 +163,18 @@ def download_attachment(document_id: int, attachment_id: int) -> Any:
         name, content_type = row.name, row.content_type
     return send_file(path, mimetype=content_type, as_attachment=True, download_name=name,
                      max_age=0, etag=False)
+
+
+@bp.post("/cases/<int:instance_id>/chase")
+def chase_case(instance_id: int) -> Any:
+    """催办 (engine.deadlines.chase): ``{"note": TEXT}`` optional; notifies the current holders."""
+    actor = api_actor()
+    not_auditor(actor)
+    body = request.get_json(silent=True) or {}
+    note = body.get("note", "") if isinstance(body, dict) else ""
+    if not isinstance(note, str):
+        abort(400, 'send {"note": "..."}')
+    with get_docroute().session() as s:
+        result = chase.chase(s, actor, instance_id, note)
+    return jsonify({"instance_id": result.instance_id, "tasks": result.tasks,
+                    "notified": result.notified})

@@ -54,6 +54,7 @@ EVENT_LABELS = {
     "reassigned": lazy_gettext("Reassigned by an administrator"),
     "timer_fired": lazy_gettext("Timer fired"), "reminder": lazy_gettext("Reminder sent"),
     "escalated": lazy_gettext("Escalated"), "incident": lazy_gettext("Incident"),
+    "chased": lazy_gettext("Chased (催办)"),
     "retried": lazy_gettext("Retried"), "terminated": lazy_gettext("Case terminated"),
     "reclassified": lazy_gettext("Classification changed"),
     "suspended": lazy_gettext("Case suspended"), "resumed": lazy_gettext("Case resumed"),

@@ -25,6 +25,8 @@ from engine import (
     deadlines,
     runtime,
 )
+from engine.deadlines import chase
+from engine.errors import Conflict
 from engine.models import Attachment, Document, Instance, Task
 from engine.org import access, identity
 from engine.queries import handled
@@ -195,6 +197,9 @@ def detail(document_id: int) -> Any:
     with get_docroute().session() as s:
         document = get_document(s, actor, document_id)
         cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        for c in cases:
+            c["may_chase"] = (c["status"] == "running" and bool(c["open_tasks"])
+                              and chase.refusal(s, actor, c["id"]) is None)
         extra = shown_fields(s, dict(document.fields or {}), SUMMARY_FIELDS)
         levels = [name for level, name in enumerate(identity.CLEARANCES)
                   if actor.may_see(level) and level != document.classification]
@@ -227,6 +232,26 @@ def reclassify(document_id: int) -> Any:
               "success")
         if not visible:
             return redirect(url_for("documents.index"))
+    return redirect(url_for("documents.detail", document_id=document_id))
+
+
+@bp.post("/cases/<int:instance_id>/chase")
+@staff_required
+def chase_case(instance_id: int) -> Any:
+    """催办: notify the holders of the case's open tasks (engine.deadlines.chase)."""
+    actor = current_actor()
+    try:
+        with get_docroute().session() as s:
+            result = chase.chase(s, actor, instance_id, request.form.get("note", ""))
+            document_id = s.get(Instance, instance_id).document_id  # type: ignore[union-attr]
+    except NotFound:
+        abort(404)
+    except (NotAllowed, Conflict, DocrouteError) as error:
+        flash(_("Not chased: %(why)s", why=str(error)), "error")
+        return redirect(request.referrer or url_for("documents.index"))
+    flash(_("Chased: %(count)d people were notified.", count=len(result.notified)), "success")
+    if document_id is None:
+        return redirect(url_for("documents.case", instance_id=instance_id))
     return redirect(url_for("documents.detail", document_id=document_id))
 
 

@@ -59,6 +59,20 @@ OPENAPI: dict[str, Any] = {
             "parameters": [INSTANCE_ID],
             "responses": {"200": _json({"type": "array", "items": _ref("Event")}, "ok"),
                           **ERRORS}}},
+        "/cases/{instance_id}/chase": {"post": {
+            "summary": "催办: notify the holders of the case's open tasks (registry, "
+                       "supervision and office staff involved in the case; once per 2 hours)",
+            "parameters": [INSTANCE_ID],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {
+                    "note": {"type": "string", "maxLength": 500}}}}}},
+            "responses": {"200": _json({"type": "object", "properties": {
+                "instance_id": {"type": "integer"},
+                "tasks": {"type": "array", "items": {"type": "string"}},
+                "notified": {"type": "array", "items": {"type": "string"}}}},
+                "chased and recorded"),
+                "409": _json(_ref("Error"), "finished, nobody to chase, or chased just now"),
+                **ERRORS}}},
         "/tasks": {"get": {
             "summary": "Open user tasks visible to the caller",
             "parameters": [

@@ -161,6 +161,9 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
             note = names.get(str(payload.get("to")), str(payload.get("to") or ""))
         elif event.type == "incident":
             note = str(payload.get("message") or "")
+        elif event.type == "chased":
+            held = "、".join(str(t.get("name") or "") for t in payload.get("tasks") or [])
+            note = "；".join(x for x in (held, str(payload.get("note") or "")) if x)
         kind = "closed" if event.type == "completed" and not event.task_id else event.type
         entries.append(Entry(event.at, event.actor, names.get(event.actor, event.actor),
                              kind, event.task_name or "", shown, note,

@@ -6,6 +6,7 @@ notifications.
 
 from . import calendar_calls as calendar_calls
 from . import calendar_recompute as calendar_recompute
+from . import chase as chase
 from . import notify as notify
 from . import periods as periods
 from . import reminders as reminders
@@ -17,10 +18,12 @@ from .periods import DeadlineView as DeadlineView
 from .periods import close as close
 from .periods import due_date as due_date
 from .periods import extend as extend
+from .periods import extension_problem as extension_problem
 from .periods import get as get
 from .periods import list_for_case as list_for_case
 from .periods import pause as pause
 from .periods import recompute_provisional as recompute_provisional
 from .periods import restart as restart
 from .periods import resume as resume
+from .periods import set_due as set_due
 from .periods import start as start

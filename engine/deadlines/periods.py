@@ -289,45 +289,54 @@ def resume(session: Session, instance_id: int, name: str, *, on: date | str | No
 
 
 def restart(session: Session, instance_id: int, name: str, *, on: date | str | None = None,
-            reason: str = "", actor: str = identity.SYSTEM_ACTOR, record: bool = True
-            ) -> DeadlineView:
-    """Count the period again from the new receipt date ``on`` (补正: not a pause)."""
+            reason: str = "", n: int | str | None = None, actor: str = identity.SYSTEM_ACTOR,
+            record: bool = True) -> DeadlineView:
+    """Count the period again from the new receipt date ``on`` (补正: not a pause).
+
+    ``n`` gives the new period a different length (重新办理: a second answer within one
+    month). A closed deadline is reopened (the case is handled again).
+    """
+    amount = None if n in (None, "") else _whole(n, "the period", 1)
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
-    if row.status == "closed":
-        raise Conflict(f"the deadline {name!r} is closed")
     previous = row.legal_due
     received = _day(on, "the new receipt day")
+    if amount is not None:
+        row.amount = amount
+        if row.target_amount is not None and row.target_amount > amount:
+            row.target_amount = None
     _set_dates(row, started_on=received, extension=0, paused=0)
     row.started_on, row.paused_units, row.extension, row.paused_on = received, 0, 0, None
-    row.status, row.restarts = "running", row.restarts + 1
+    row.status, row.restarts, row.closed_on = "running", row.restarts + 1, None
     return _record(session, instance_id, "restarted", actor, row,
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
 
 
-def extend(session: Session, instance_id: int, name: str, *, n: int | str, approver: str,
-           reason: str, on: date | str | None = None, actor: str = identity.SYSTEM_ACTOR,
+def extend(session: Session, instance_id: int, name: str, *, n: int | str | None = None,
+           approver: str, reason: str, until: date | str | None = None,
+           on: date | str | None = None, actor: str = identity.SYSTEM_ACTOR,
            record: bool = True) -> DeadlineView:
-    """Add ``n`` units to both dates, approved by ``approver`` for ``reason``.
+    """Add ``n`` units to both dates (or as many as reach the date ``until``, the new time
+    limit a leader approved), approved by ``approver`` for ``reason``.
 
     Refused (Conflict) once the legal due date has passed, or beyond ``max_extension``.
     """
-    units = _whole(n, "the extension", 1)
     if not str(approver or "").strip() or not str(reason or "").strip():
         raise DocrouteError("an extension needs the approver and the reason")
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
+    if until not in (None, ""):
+        units = _units_until(row.kind, row.legal_due, _day(until, "the new time limit"))
+        if units < 1:
+            raise DocrouteError(f"the new time limit must be after the current one "
+                                f"({row.legal_due})")
+    else:
+        units = _whole(n, "the extension", 1)
     day = _day(on, "the extension day")
-    if row.status == "closed":
-        raise Conflict(f"the deadline {name!r} is closed")
-    if day > row.legal_due:
-        raise Conflict(f"the deadline {name!r} passed on {row.legal_due}; an extension must "
-                       "be approved before the due date")
-    if row.max_extension is not None and row.extension + units > row.max_extension:
-        raise Conflict(f"the deadline {name!r} may be extended by at most {row.max_extension} "
-                       f"{row.kind} in total ({row.extension} already granted)")
+    if (problem := _extension_problem(row, day, units)) is not None:
+        raise Conflict(problem)
     previous = row.legal_due
     _set_dates(row, extension=row.extension + units)
     row.extension += units
@@ -335,6 +344,90 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str, appro
                    {"units": units, "approver": approver, "reason": reason,
                     "approved_on": day.isoformat(), "previous_legal_due": previous.isoformat()},
                    record)
+
+
+def _units_until(kind: str, start: date, due: date) -> int:
+    """The units from ``start`` to ``due`` (rolled to a working day, as forms roll a typed
+    time limit): what a date chosen by a person amounts to as a period."""
+    due = workcalendar.office_date(workcalendar.active().roll_forward(due))
+    if kind == "workdays":
+        return workcalendar.active().workdays_between(start, due)
+    if kind == "days":
+        return (due - start).days
+    raise DocrouteError("a date can set only a workdays or days period, not months")
+
+
+def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
+            start_on: date | str | None = None, reason: str = "",
+            actor: str = identity.SYSTEM_ACTOR, record: bool = True) -> DeadlineView:
+    """The time limit a person decided (办理时限 at 拟办/批示, a leader's date): a working-day
+    period from the start day (default today; an existing deadline keeps its own) that ends
+    on ``due``. Starts the deadline if the case has none by that name."""
+    day = _day(due, "the time limit")
+    if record:
+        runtime.lock_case(session, instance_id)
+    row = session.scalar(select(Deadline).where(Deadline.instance_id == instance_id,
+                                                Deadline.name == name))
+    if row is None:
+        start_day = _day(start_on, "the start day")
+        if day < start_day:
+            raise DocrouteError(f"the time limit {day} is before the start day {start_day}")
+        # Zero units is allowed: a time limit of the start day itself (特急, same day).
+        row = Deadline(instance_id=instance_id, name=name, kind="workdays",
+                       amount=_units_until("workdays", start_day, day), target_amount=None,
+                       max_extension=None, started_on=start_day, extension=0,
+                       paused_units=0, restarts=0, status="running")
+        _set_dates(row)
+        row.provisional = False  # a date a person chose is never recomputed (calendar.md)
+        session.add(row)
+        return _record(session, instance_id, "started", actor, row, {"reason": reason}, record)
+    if row.status == "closed":
+        raise Conflict(f"the deadline {name!r} is closed")
+    amount = _units_until(row.kind, row.started_on, day) - row.paused_units - row.extension
+    if day < row.started_on or amount < 0:
+        raise DocrouteError(f"the time limit {day} is before the period's start "
+                            f"({row.started_on}) plus its pauses and extensions")
+    previous = row.legal_due
+    row.amount = amount
+    if row.target_amount is not None and row.target_amount > amount:
+        row.target_amount = None
+    _set_dates(row)
+    row.provisional = False  # a date a person chose is never recomputed (calendar.md)
+    return _record(session, instance_id, "set", actor, row,
+                   {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
+
+
+def _extension_problem(row: Deadline, day: date, units: int) -> str | None:
+    """Why ``units`` more cannot be granted on ``day`` (zh / en), or None."""
+    if row.status == "closed":
+        return f"期限已终结 / the deadline {row.name!r} is closed"
+    if day > row.legal_due:
+        return (f"法定期限已于 {row.legal_due} 届满，延期须在届满前批准 / the deadline "
+                f"{row.name!r} passed on {row.legal_due}; an extension must be approved "
+                "before the due date")
+    if row.max_extension is not None and row.extension + units > row.max_extension:
+        return (f"最多延长 {row.max_extension} 个单位，已延长 {row.extension} / the deadline "
+                f"{row.name!r} may be extended by at most {row.max_extension} {row.kind} in "
+                f"total ({row.extension} already granted)")
+    return None
+
+
+def extension_problem(session: Session, instance_id: int, name: str, *, on: date,
+                      n: int | None = None, until: date | str | None = None) -> str | None:
+    """Why the case's deadline ``name`` cannot be extended on ``on`` (by ``n`` units, or up to
+    the date ``until``; default the rest of its cap), or None: what an approval form checks
+    before anything moves."""
+    row = _row(session, instance_id, name)
+    if until not in (None, ""):
+        new_due = _day(until, "the new time limit")
+        units = _units_until(row.kind, row.legal_due, new_due)
+        if units < 1 and row.status != "closed" and on <= row.legal_due:
+            return (f"新时限须晚于现时限 {row.legal_due} / the new time limit must be after "
+                    f"the current one ({row.legal_due})")
+        units = max(units, 1)
+    else:
+        units = n if n is not None else max(1, (row.max_extension or 1) - row.extension)
+    return _extension_problem(row, on, units)
 
 
 def close(session: Session, instance_id: int, name: str, *, on: date | str | None = None,
@@ -377,7 +470,8 @@ def _name(call: ServiceCall) -> str:
 def _op_start(call: ServiceCall) -> dict[str, Any]:
     return start(call.session, call.instance_id, _name(call),
                  kind=str(_param(call, "kind", "workdays")), n=_param(call, "n"),
-                 start_on=_param(call, "start"), target=_param(call, "target"),
+                 start_on=_param(call, "start_on", _param(call, "start")),
+                 target=_param(call, "target"),
                  max_extension=_param(call, "max_extension"), actor=call.actor,
                  record=False).as_dict()
 
@@ -398,15 +492,23 @@ def _op_resume(call: ServiceCall) -> dict[str, Any]:
 @operator("deadline_restart")
 def _op_restart(call: ServiceCall) -> dict[str, Any]:
     return restart(call.session, call.instance_id, _name(call), on=_param(call, "on"),
-                   reason=str(_param(call, "reason", "")), actor=call.actor,
-                   record=False).as_dict()
+                   reason=str(_param(call, "reason", "")), n=_param(call, "n"),
+                   actor=call.actor, record=False).as_dict()
+
+
+@operator("deadline_set")
+def _op_set(call: ServiceCall) -> dict[str, Any]:
+    return set_due(call.session, call.instance_id, _name(call), due=_param(call, "due"),
+                   start_on=_param(call, "start_on"), reason=str(_param(call, "reason", "")),
+                   actor=call.actor, record=False).as_dict()
 
 
 @operator("deadline_extend")
 def _op_extend(call: ServiceCall) -> dict[str, Any]:
     return extend(call.session, call.instance_id, _name(call), n=_param(call, "n"),
                   approver=str(_param(call, "approver", "")),
-                  reason=str(_param(call, "reason", "")), on=_param(call, "on"),
+                  reason=str(_param(call, "reason", "")), until=_param(call, "until"),
+                  on=_param(call, "on"),
                   actor=call.actor, record=False).as_dict()
 
 

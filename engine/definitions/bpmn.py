@@ -138,7 +138,9 @@ def _copy_camunda_properties(node: etree._Element) -> None:
     extensions = node.find(f"{{{BPMN_NS}}}extensionElements")
     if extensions is None:
         extensions = etree.Element(f"{{{BPMN_NS}}}extensionElements")
-        node.insert(0, extensions)
+        # The schema wants <documentation> first, then <extensionElements>.
+        docs = node.findall(f"{{{BPMN_NS}}}documentation")
+        node.insert(node.index(docs[-1]) + 1 if docs else 0, extensions)
     properties = extensions.find(f"{{{spiff}}}properties")
     if properties is None:
         properties = etree.SubElement(extensions, f"{{{spiff}}}properties")

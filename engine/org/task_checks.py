@@ -210,3 +210,52 @@ def narrow_seals(session: Session, schema: dict[str, Any], data: dict[str, Any]
             if key in seal:
                 seal[key] = [seal[key][i] for i in keep]
     return schema
+
+
+@check("deadline_extension")
+def _deadline_extension(ctx: CheckContext) -> None:
+    """延期审批: approved only before the legal due date and within the cap (条例 第三十三条).
+
+    The deadline is the case's ``extension_deadline`` (default: its ``answer`` deadline,
+    else ``handling``); the length is
+    ``extension_months`` or the date ``new_deadline`` when the form asks for one. A refusal
+    (``decision: return``) is always possible; an approval records who approved it.
+    """
+    from engine.deadlines import periods as deadlines  # deadlines -> runtime -> task_checks
+
+    if ctx.clean.get("decision") != "approve":
+        return
+    name = _extended_deadline(ctx)
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    months = ctx.clean.get("extension_months")
+    problem = deadlines.extension_problem(
+        ctx.session, ctx.instance.id, name, on=today,
+        n=int(months) if isinstance(months, int) else None, until=ctx.clean.get("new_deadline"))
+    if problem:
+        raise FormInvalid({"decision": problem}, problem)
+    ctx.clean["extension_approver"] = ctx.actor.username
+    ctx.clean["extension_approved_on"] = today.isoformat()
+
+
+def _extended_deadline(ctx: CheckContext) -> str:
+    from engine.deadlines import periods as deadlines
+
+    named = ctx.case_data.get("extension_deadline")
+    if named:
+        return str(named)
+    names = {d.name for d in deadlines.list_for_case(ctx.session, ctx.instance.id)}
+    return "answer" if "answer" in names or "handling" not in names else "handling"
+
+
+@check("deadline_extension_request")
+def _deadline_extension_request(ctx: CheckContext) -> None:
+    """申请延期 is made before the due date (督查督办); afterwards the form says why not."""
+    from engine.deadlines import periods as deadlines
+
+    if ctx.clean.get("action") != "extend":
+        return
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    problem = deadlines.extension_problem(ctx.session, ctx.instance.id, _extended_deadline(ctx),
+                                          on=today, n=1)
+    if problem:
+        raise FormInvalid({"action": problem}, problem)

@@ -50,7 +50,7 @@ STATE_EVENTS = frozenset({"started", "completed", "timer_fired", "retried", "ter
 PASSIVE_EVENTS = frozenset({
     "claimed", "unclaimed", "delegated", "reassigned", "suspended", "resumed", "incident",
     "reminder", "reminded", "escalated", "notified", "comment", "commented", "viewed",
-    "linked",
+    "linked", "chased",
     "attachment_added", "document_updated", "number_allocated", "reclassified",
     "deadline_started", "deadline_paused", "deadline_resumed", "deadline_restarted",
     "deadline_extended", "deadline_closed",
