@@ -26,11 +26,11 @@ from engine.ids import parse_id
 from engine.inbox import InboxFilter, count_scopes, list_tasks
 from engine.models import Document, Task
 
-from . import get_docroute
+from . import get_docroute, notices
 from .auth import current_actor, staff_required
 from .registration import startable_kinds
 from .safety import safe_next
-from .views import notification_api, people_and_groups
+from .views import notification_api, one_language, people_and_groups
 
 bp = Blueprint("inbox", __name__)
 SCOPES = ("all", "mine", "group")
@@ -106,7 +106,7 @@ def flash_engine_error(error: DocrouteError) -> None:
         flash(stale_task_message(), "error")
     elif isinstance(error, NotAllowed):
         # The engine's refusal says which rule stopped it (separation of duties, authority).
-        flash(f'{_("You may not do this.")} {error}', "error")
+        flash(f'{_("You may not do this.")} {one_language(error)}', "error")
     else:
         flash(str(error), "error")
 
@@ -203,7 +203,7 @@ def notifications() -> Any:
     items: list[Any] = []
     if api is not None:
         with get_docroute().session() as s:
-            items = list(api.list_notifications(s, actor.id, 100))
+            items = notices.render(s, api.list_notifications(s, actor.id, 100))
     return render_template("inbox/notifications.html", items=items,
                            available=api is not None)
 

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 from engine import forms, history, opinions
 from engine.models import Form, Instance
 
-from .views import choice_label, label, office_date, office_time, people_and_groups
+from .views import (
+    choice_label,
+    label,
+    office_date,
+    office_time,
+    people_and_groups,
+    reminder_label,
+)
 
 HIDDEN = {"case_id", "started_by", "document_id"}
 
@@ -159,6 +166,8 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
             note = names.get(str(payload.get("to")), str(payload.get("to") or ""))
         elif event.type == "incident":
             note = str(payload.get("message") or "")
+        elif event.type in ("reminder", "escalated"):
+            note = reminder_label(str(payload.get("level") or ""))
         kind = "closed" if event.type == "completed" and not event.task_id else event.type
         entries.append(Entry(event.at, event.actor, names.get(event.actor, event.actor),
                              kind, event.task_name or "", shown, note,
