@@ -209,7 +209,8 @@ def test_inbox_filters_search_and_badges(app: Flask) -> None:
     page = clerk.get("/").data.decode()
     assert page.count('class="taskname"') == 2 and "加急" in page
     assert "大鹏所城" in clerk.get("/?q=所城").data.decode()
-    assert "森林防火" not in clerk.get("/?q=所城").data.decode()
+    found = clerk.get("/?q=所城").data.decode()
+    assert found.count('class="taskname"') == 1 and "森林防火工作" not in found
     assert 'class="taskname"' not in clerk.get("/?overdue=1").data.decode()
     assert 'class="taskname"' not in clerk.get("/?process=outgoing_document").data.decode()
     assert clerk.get("/?kind=incoming").data.decode().count('class="taskname"') == 2
@@ -375,19 +376,87 @@ def test_progress_marks_done_active_and_taken_flows(app: Flask, shipped: Docrout
 
 
 def test_notifications_count_in_header_and_page(app: Flask, shipped: Docroute) -> None:
-    from engine import notify
+    from engine.models import Notification
 
     with shipped.session() as s:
         user = s.scalar(select(User).where(User.username == "zhangli"))
-        notify.add(s, user, "red", "《关于做好森林防火工作的通知》已逾期", instance_id=None,
-                   task_id=None)
+        # A row from before keyed messages: plain "中文 / English" text, still shown.
+        s.add(Notification(user_id=user.id, level="red", message="《关于做好森林防火工作的通知》"
+                           "已逾期 / the notice on forest fires is overdue",
+                           created_at=clock.now()))
     clerk = login(app, "zhangli")
     page = clerk.get("/").data.decode()
     assert re.search(r'class="count">1<', page)
     page = clerk.get("/notifications").data.decode()
-    assert "已逾期" in page and "全部标为已读" in page
+    assert "已逾期" in page and "全部标为已读" in page and "is overdue" not in page
+    english = login(app, "zhangli", lang="en").get("/notifications").data.decode()
+    assert "the notice on forest fires is overdue" in english and "已逾期" not in english
     clerk.post("/notifications/read", data={})
     assert not re.search(r'class="count">1<', clerk.get("/").data.decode())
+
+
+def _note_texts(page: str) -> list[str]:
+    return re.findall(r'<span class="text">(.*?)</span>', page)
+
+
+def test_reminders_read_in_the_pages_language(app: Flask, shipped: Docroute) -> None:
+    from engine import reminders
+
+    clerk = login(app, "zhangli")
+    register(clerk)  # 加急: starts at the yellow level
+    with shipped.session() as s:
+        assert reminders.run_reminders(s, clock.now()).notifications >= 1
+    zh = _note_texts(clerk.get("/notifications").data.decode())
+    en = _note_texts(login(app, "zhangli", lang="en").get("/notifications").data.decode())
+    assert zh and len(zh) == len(en)
+    assert all("「签收」（关于做好森林防火工作的通知）" in t and "2026年" in t for t in zh)
+    assert not [t for t in zh if re.search(r"[A-Za-z]{3,}", t)]  # no English words
+    assert all("“Sign for receipt” (关于做好森林防火工作的通知)" in t for t in en), en
+    # Chinese only as the document's own title: every other word is English.
+    assert not [t for t in en if re.search(r"[\u4e00-\u9fff]", t.replace(
+        "关于做好森林防火工作的通知", ""))]
+    assert all(re.search(r"[A-Z][a-z]{2} \d{1,2}, 2026", t) for t in en)
+
+
+def test_inbox_registry_columns_and_urgency_counts(app: Flask, shipped: Docroute) -> None:
+    from sqlalchemy import event
+
+    from engine import reminders
+
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        reminders.run_reminders(s, clock.now())
+        document_id = s.scalar(select(Document.id))
+
+    def statements(client: FlaskClient, url: str) -> tuple[int, str]:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(shipped.engine, "before_cursor_execute", count)
+        try:
+            body = client.get(url).data.decode()
+        finally:
+            event.remove(shipped.engine, "before_cursor_execute", count)
+        return len(seen), body
+
+    one, page = statements(clerk, "/")
+    assert "深圳市森林防火指挥部" in page and "2026年3月2日 09:00" in page  # organ, received
+    assert f'href="/documents/{document_id}"' in page  # the title opens the document
+    assert re.search(r'data-level="yellow">\s*<span class="n">1</span>', page)
+    assert re.search(r'data-level="blue">\s*<span class="n">0</span>', page)
+    assert 'class="taskname"' in clerk.get("/?level=yellow").data.decode()
+    assert 'class="taskname"' not in clerk.get("/?level=blue").data.decode()
+    assert 'class="taskname"' not in clerk.get("/?level=escalated").data.decode()
+    for n in range(3):
+        register(clerk, title=f"关于第{n}批防汛物资的通知")
+    three, page = statements(clerk, "/")
+    assert page.count('class="taskname"') == 4
+    assert three == one  # more rows, no more queries
+    english = login(app, "zhangli", lang="en").get("/").data.decode()
+    assert "Mar 2, 2026 09:00" in english and "Yellow warning" in english
 
 
 def test_start_outgoing_draft(app: Flask) -> None:
