@@ -300,6 +300,42 @@ def test_document_page_timeline_diagram_sheet_and_attachments(app: Flask) -> Non
     assert "Incoming document processing sheet" in sheet and REGISTRATION["title"] in sheet
 
 
+def test_attachments_read_in_the_page(app: Flask, shipped: Docroute) -> None:
+    from sample_files import docx_bytes, pdf_bytes, png_bytes
+
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        document_id = s.scalar(select(Document.id))
+    for name, content in (("正文.pdf", pdf_bytes()), ("照片.png", png_bytes()),
+                          ("附件.docx", docx_bytes())):
+        response = clerk.post(f"/documents/{document_id}/attachments",
+                              data={"file": (io.BytesIO(content), name)},
+                              content_type="multipart/form-data")
+        assert response.status_code == 302
+    with shipped.session() as s:
+        from engine.models import Attachment
+
+        ids = {a.name: a.id for a in s.scalars(select(Attachment))}
+    page = clerk.get(f"/documents/{document_id}").data.decode()
+    base = f"/documents/{document_id}/attachments"
+    assert f'class="pdf-view" data-src="{base}/{ids["正文.pdf"]}/view"' in page
+    assert f'<img class="image-view" src="{base}/{ids["照片.png"]}/view"' in page
+    assert "vendor/docroute-pdf.js" in page and "vendor/pdf.worker.js" in page
+    assert re.search(r"此Word文档无法在浏览器中显示。\s*<a class=\"button\" "
+                     rf'href="{base}/{ids["附件.docx"]}" download>下载（\d+ B）</a>', page)
+    shown = clerk.get(f"{base}/{ids['正文.pdf']}/view")
+    assert shown.status_code == 200 and shown.mimetype == "application/pdf"
+    assert "attachment" not in shown.headers.get("Content-Disposition", "")
+    assert "sandbox" in shown.headers["Content-Security-Policy"]
+    assert clerk.get(f"{base}/{ids['照片.png']}/view").mimetype == "image/png"
+    assert clerk.get(f"{base}/{ids['附件.docx']}/view").status_code == 404  # download only
+    english = login(app, "zhangli", lang="en").get(f"/documents/{document_id}").data.decode()
+    assert "This Word document cannot be shown in the browser." in english
+    # Someone the document is not shown to gets nothing, as with a download.
+    assert login(app, "mali").get(f"{base}/{ids['正文.pdf']}/view").status_code == 404
+
+
 # --- confidentiality ------------------------------------------------------------------------------
 
 
@@ -325,6 +361,7 @@ def test_classified_document_is_404_everywhere_for_the_uncleared(app: Flask,
     outsider = login(app, "guoyan")
     for path in (f"/documents/{document_id}", f"/documents/{document_id}/sheet",
                  f"/documents/{document_id}/attachments/{attachment_id}",
+                 f"/documents/{document_id}/attachments/{attachment_id}/view",
                  f"/cases/{instance_id}"):
         assert outsider.get(path).status_code == 404, path
     assert outsider.post(f"/documents/{document_id}/attachments",

@@ -76,7 +76,7 @@ def init_app(app: Flask) -> None:
         reminder=reminder_label, kind=kind_label, status=status_label,
         event=event_label, choice=choice_label, filesize=filesize,
         multiline=multiline, doctype=doctype_label, number=number,
-        one_language=one_language,
+        one_language=one_language, filekind=file_kind,
     )
     app.jinja_env.globals["input_value"] = input_value
     app.jinja_env.globals["provisional_badge"] = provisional_badge
@@ -287,6 +287,18 @@ def doctype_label(value: str | None) -> str:
     if is_english() and value in DOC_TYPES:
         return DOC_TYPES_EN[DOC_TYPES.index(value)]
     return value or ""
+
+
+FILE_KINDS = {"doc": lazy_gettext("Word document"), "docx": lazy_gettext("Word document"),
+              "wps": lazy_gettext("WPS document"), "xls": lazy_gettext("Excel workbook"),
+              "xlsx": lazy_gettext("Excel workbook"), "ofd": lazy_gettext("OFD document"),
+              "zip": lazy_gettext("ZIP archive"), "txt": lazy_gettext("text file")}
+
+
+def file_kind(extension: str | None) -> str:
+    """What an attachment is, by its extension, in the reader's language."""
+    known = FILE_KINDS.get((extension or "").lower())
+    return str(known) if known is not None else (extension or "").upper() or _("file")
 
 
 def number(value: Any) -> str:
