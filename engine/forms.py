@@ -69,9 +69,13 @@ def check_schema(name: str, data: bytes, max_bytes: int) -> dict[str, Any]:
                                                        f"the limit is {max_bytes:,} bytes")])
     try:
         schema = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        line = getattr(error, "lineno", None)
-        raise WorkflowInvalid([Problem(name, line, "", f"not valid JSON: {error}")]) from None
+    except json.JSONDecodeError as error:
+        # Line and column only: a character offset counts a CRLF as two and would name
+        # another place for the same error once a browser form has sent the text.
+        raise WorkflowInvalid([Problem(name, error.lineno, "", f"not valid JSON: {error.msg} "
+                                       f"at column {error.colno}")]) from None
+    except UnicodeDecodeError as error:
+        raise WorkflowInvalid([Problem(name, None, "", f"not valid JSON: {error}")]) from None
     problems = [Problem(name, None, path, message) for path, message in _schema_problems(schema)]
     if problems:
         raise WorkflowInvalid(problems)

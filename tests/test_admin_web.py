@@ -202,6 +202,16 @@ def test_form_editor_checks_previews_and_versions(app: Flask, docroute: Docroute
     bad = client.post("/admin/forms/review", data={"csrf_token": token, "schema": "{",
                                                    "action": "save"})
     assert bad.status_code == 422 and "not valid JSON" in bad.get_data(as_text=True)
+    # One error, one place: the live preview (LF) and the submitted textarea (CRLF) agree.
+    broken = '{\n  "type": "object",\n  "properties": {}\n  "required": []\n}'
+    live = client.post("/admin/forms/preview", headers={"X-CSRFToken": token},
+                       json={"schema": broken}).get_json()["problems"]
+    sent = client.post("/admin/forms/review", data={
+        "csrf_token": token, "schema": broken.replace("\n", "\r\n"), "action": "check"})
+    assert [(p["line"], p["message"]) for p in live] == [
+        (4, "not valid JSON: Expecting ',' delimiter at column 3")]
+    assert "Expecting &#39;,&#39; delimiter at column 3" in sent.get_data(as_text=True)
+    assert "char " not in sent.get_data(as_text=True)
 
 
 # --- organisation ---------------------------------------------------------------------------------
