@@ -424,6 +424,9 @@ def test_notifications_count_in_header_and_page(app: Flask, shipped: Docroute) -
     clerk = login(app, "zhangli")
     page = clerk.get("/").data.decode()
     assert re.search(r'class="count">1<', page)
+    # A form shown again after a validation error keeps the header's count.
+    again = clerk.post("/documents/new/incoming", data={"copies": "0"}).data.decode()
+    assert "此项必填" in again and re.search(r'class="count">1<', again)
     page = clerk.get("/notifications").data.decode()
     assert "已逾期" in page and "全部标为已读" in page and "is overdue" not in page
     english = login(app, "zhangli", lang="en").get("/notifications").data.decode()
