@@ -363,6 +363,7 @@ FIELD_LABELS = {
     "doc_number": lazy_gettext("Document number"), "decision": lazy_gettext("Decision"),
     "due_at": lazy_gettext("Due"), "kind": lazy_gettext("Document kind"),
     "to": lazy_gettext("Sent to"), "overdue_workdays": lazy_gettext("Working days overdue"),
+    "definition": lazy_gettext("Process"), "version": lazy_gettext("Version"),
 }
 VALUE_LABELS: dict[str, Callable[[Any], str]] = {
     "classification": classification_label, "level": reminder_label,

@@ -57,6 +57,10 @@
 
   // index: the frame whose change this is (its predecessor holds the "before" values).
   function changeList(list, index) {
+    // Variables kept for the machine (case_id, started_by …) have no label: not shown.
+    list = list.filter(function (c) {
+      return (shown[index] || {})[c[0]] || (index > 0 && (shown[index - 1] || {})[c[0]]);
+    });
     if (!list.length) { return el('p', 'muted', text.none); }
     var ul = el('ul', 'changes-list');
     list.forEach(function (c) {
