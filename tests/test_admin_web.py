@@ -178,6 +178,13 @@ def test_diff_page_lists_the_added_task(app: Flask, docroute: Docroute) -> None:
 # --- forms ------------------------------------------------------------------------------
 
 
+def test_a_new_diagram_is_named_in_the_pages_language(app: Flask) -> None:
+    client, _token = login(app, "admin")
+    assert 'data-new-name="New process"' in page(client, "/admin/processes/new")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh"
+    assert 'data-new-name="新流程"' in page(client, "/admin/processes/new")
+
+
 def test_form_editor_checks_previews_and_versions(app: Flask, docroute: Docroute) -> None:
     client, token = login(app, "admin")
     preview = client.post("/admin/forms/preview", headers={"X-CSRFToken": token},

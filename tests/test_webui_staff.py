@@ -336,6 +336,23 @@ def test_attachments_read_in_the_page(app: Flask, shipped: Docroute) -> None:
     assert login(app, "mali").get(f"{base}/{ids['正文.pdf']}/view").status_code == 404
 
 
+def test_engine_refusals_read_in_one_language(app: Flask, shipped: Docroute) -> None:
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        document_id = s.scalar(select(Document.id))
+    # The engine says "文件已损坏 / the .xlsx file is damaged"; each page shows its half.
+    for lang, wanted, other in (("zh", "文件已损坏", "damaged"),
+                                ("en", "the .xlsx file is damaged", "文件已损坏")):
+        client = login(app, "zhangli", lang=lang)
+        damaged = (io.BytesIO(b"PK\x03\x04" + b"\x00" * 200), "统计表.xlsx")
+        page = client.post(f"/documents/{document_id}/attachments", data={"file": damaged},
+                           content_type="multipart/form-data", follow_redirects=True)
+        flashes = " ".join(re.findall(r'<p class="flash error"[^>]*>(.*?)</p>',
+                                      page.data.decode()))
+        assert wanted in flashes and other not in flashes and " / " not in flashes, flashes
+
+
 # --- confidentiality ------------------------------------------------------------------------------
 
 
