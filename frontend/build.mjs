@@ -4,6 +4,8 @@
 //   docroute-viewer.js   IIFE, sets window.DocrouteViewer
 //   docroute-modeler.js  IIFE, sets window.DocrouteModeler
 //   docroute-charts.js   IIFE, sets window.DocrouteCharts (Chart.js bars for reports)
+//   docroute-pdf.js      ES module: pdf.js pages drawn into .pdf-view[data-src]
+//   pdf.worker.js        pdf.js's worker (ES module), named by data-worker
 //   docroute-viewer.css, docroute-modeler.css   bpmn-js/diagram-js/bpmn-font
 //                        (+ properties panel) CSS and docroute-diagrams.css
 //   fonts/               the bpmn icon font, referenced by the CSS
@@ -63,6 +65,16 @@ await Promise.all([
     entryPoints: { 'docroute-charts': 'frontend/charts.js' },
     format: 'iife',
     globalName: 'DocrouteCharts',
+    define: { 'process.env.NODE_ENV': '"production"' }
+  }),
+  // pdf.js is an ES module (top-level await): bundled as one, with its worker beside it.
+  build({
+    ...common,
+    entryPoints: {
+      'docroute-pdf': 'frontend/pdfview.js',
+      'pdf.worker': 'node_modules/pdfjs-dist/build/pdf.worker.min.mjs'
+    },
+    format: 'esm',
     define: { 'process.env.NODE_ENV': '"production"' }
   }),
   build({

@@ -256,7 +256,8 @@ function mount(element, propertiesPanelElement, options = {}) {
     return result;
   }
 
-  const ready = loadXml(options.xml || emptyDiagram());
+  // A new diagram's process is named in the page's language (options.newName).
+  const ready = loadXml(options.xml || emptyDiagram(undefined, options.newName || undefined));
 
   return {
     modeler,

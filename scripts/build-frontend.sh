@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the diagram widgets (bpmn-js viewer and modeler) into webui/static/vendor/.
+# Build the diagram widgets (bpmn-js viewer and modeler), the charts and the PDF reader
+# (pdf.js) into webui/static/vendor/.
 #
 # Installs node_modules with `npm ci` only when it is missing or package-lock.json
 # changed since the last install, and rebuilds only when a source changed, so it
@@ -39,7 +40,8 @@ vendor=webui/static/vendor
 build_stamp=$vendor/.build-stamp
 mapfile -t sources < <(find frontend -type f | LC_ALL=C sort)
 build_hash=$(hash_of package-lock.json "${sources[@]}")
-outputs=(docroute-viewer.js docroute-viewer.css docroute-modeler.js docroute-modeler.css manifest.json)
+outputs=(docroute-viewer.js docroute-viewer.css docroute-modeler.js docroute-modeler.css
+         docroute-pdf.js pdf.worker.js manifest.json)
 up_to_date=1
 for f in "${outputs[@]}"; do
   [[ -f $vendor/$f ]] || up_to_date=0

@@ -180,6 +180,13 @@ def test_diff_page_lists_the_added_task(app: Flask, docroute: Docroute) -> None:
 # --- forms ------------------------------------------------------------------------------
 
 
+def test_a_new_diagram_is_named_in_the_pages_language(app: Flask) -> None:
+    client, _token = login(app, "admin")
+    assert 'data-new-name="New process"' in page(client, "/admin/processes/new")
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh"
+    assert 'data-new-name="新流程"' in page(client, "/admin/processes/new")
+
+
 def test_form_editor_checks_previews_and_versions(app: Flask, docroute: Docroute) -> None:
     client, token = login(app, "admin")
     preview = client.post("/admin/forms/preview", headers={"X-CSRFToken": token},
@@ -204,6 +211,16 @@ def test_form_editor_checks_previews_and_versions(app: Flask, docroute: Docroute
     bad = client.post("/admin/forms/review", data={"csrf_token": token, "schema": "{",
                                                    "action": "save"})
     assert bad.status_code == 422 and "not valid JSON" in bad.get_data(as_text=True)
+    # One error, one place: the live preview (LF) and the submitted textarea (CRLF) agree.
+    broken = '{\n  "type": "object",\n  "properties": {}\n  "required": []\n}'
+    live = client.post("/admin/forms/preview", headers={"X-CSRFToken": token},
+                       json={"schema": broken}).get_json()["problems"]
+    sent = client.post("/admin/forms/review", data={
+        "csrf_token": token, "schema": broken.replace("\n", "\r\n"), "action": "check"})
+    assert [(p["line"], p["message"]) for p in live] == [
+        (4, "not valid JSON: Expecting ',' delimiter at column 3")]
+    assert "Expecting &#39;,&#39; delimiter at column 3" in sent.get_data(as_text=True)
+    assert "char " not in sent.get_data(as_text=True)
 
 
 # --- organisation ---------------------------------------------------------------------------------

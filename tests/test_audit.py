@@ -7,6 +7,7 @@ access would, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -274,6 +275,18 @@ def test_auditor_pages_and_clearance(docroute: Docroute, cases: list[int],
     frames = client.get(f"/audit/cases/{cases[0]}/frames.json").get_json()
     assert len(frames["frames"]) == frames["events"] and frames["error"] is None
     assert frames["frames"][-1]["active"] == []
+    # The data panel reads as the forms label it, in the reader's language, never as
+    # bare variables (``decision: approve``).
+    last = frames["shown"][-1]
+    assert last["decision"][0] == "意见" and last["decision"][1] != "approve"
+    assert last["title"][1] == "防汛通知（二稿）"
+    client.post("/language", data={"lang": "en"})
+    shown = client.get(f"/audit/cases/{cases[0]}/frames.json").get_json()["shown"][-1]
+    assert shown["decision"][0] == "Decision"
+    page = client.get(f"/audit/cases/{cases[0]}").get_data(as_text=True)
+    assert re.search(r"[A-Z][a-z]{2} \d{1,2}, \d{4} \d\d:\d\d", page)  # dates with the year
+    assert "decision =" not in page
+    client.post("/language", data={"lang": "zh"})
     verified = client.get(f"/audit/cases/{cases[0]}?verify=1").get_data(as_text=True)
     assert 'class="card verdict ok"' in verified
     exported = client.get(f"/audit/cases/{cases[0]}/export.json").get_json()

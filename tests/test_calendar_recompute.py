@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import Docroute, clock, history, runtime
-from engine.deadlines import calendar_recompute, workcalendar
+from engine.deadlines import calendar_recompute, notify, workcalendar
 from engine.deadlines.workcalendar import WorkCalendar, builtin_calendar
 from engine.definitions import SourceFile
 from engine.history import replay
@@ -232,7 +232,7 @@ def test_administrators_are_told_once_from_october(docroute: Docroute,
         assert calendar_recompute.warn_missing_notice(s, D("2026-10-01")) == 1  # admin only
         assert calendar_recompute.warn_missing_notice(s, D("2026-10-02")) == 0  # once
         (message,) = s.scalars(select(Notification.message))
-    assert message.startswith("【工作日历】2027 年尚未导入国务院放假通知")
+    assert notify.decode(message) == ("calendar.notice_missing", {"year": 2027})
     with docroute.session() as s:
         calendar_recompute.import_csv(s, official_2027(), NOTICE, "admin")
         assert calendar_recompute.warn_missing_notice(s, D("2026-12-01")) == 0

@@ -257,7 +257,8 @@ def test_chase_from_the_document_page_and_the_api(
     assert "请今日签收" in timeline
     # A second chase at once is refused with the reason, on the page and through the API.
     page.post(f"/cases/{case}/chase", data={})
-    assert "already chased" in page.get(f"/documents/{document}").get_data(as_text=True)
+    # The refusal shows in the page's language only (zh here): "… 已于 … 催办，请稍后再催".
+    assert "请稍后再催" in page.get(f"/documents/{document}").get_data(as_text=True)
     refused = call("zhangli", "POST", f"/cases/{case}/chase", {"note": "再催"})
     assert refused.status_code == 409, refused.get_json()
     # Someone neither involved nor supervising may not chase (the case is invisible to them).

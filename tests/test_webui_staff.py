@@ -210,7 +210,8 @@ def test_inbox_filters_search_and_badges(app: Flask) -> None:
     page = clerk.get("/").data.decode()
     assert page.count('class="taskname"') == 2 and "加急" in page
     assert "大鹏所城" in clerk.get("/?q=所城").data.decode()
-    assert "森林防火" not in clerk.get("/?q=所城").data.decode()
+    found = clerk.get("/?q=所城").data.decode()
+    assert found.count('class="taskname"') == 1 and "森林防火工作" not in found
     assert 'class="taskname"' not in clerk.get("/?overdue=1").data.decode()
     assert 'class="taskname"' not in clerk.get("/?process=outgoing_document").data.decode()
     assert clerk.get("/?kind=incoming").data.decode().count('class="taskname"') == 2
@@ -300,6 +301,59 @@ def test_document_page_timeline_diagram_sheet_and_attachments(app: Flask) -> Non
     assert "Incoming document processing sheet" in sheet and REGISTRATION["title"] in sheet
 
 
+def test_attachments_read_in_the_page(app: Flask, shipped: Docroute) -> None:
+    from sample_files import docx_bytes, pdf_bytes, png_bytes
+
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        document_id = s.scalar(select(Document.id))
+    for name, content in (("正文.pdf", pdf_bytes()), ("照片.png", png_bytes()),
+                          ("附件.docx", docx_bytes())):
+        response = clerk.post(f"/documents/{document_id}/attachments",
+                              data={"file": (io.BytesIO(content), name)},
+                              content_type="multipart/form-data")
+        assert response.status_code == 302
+    with shipped.session() as s:
+        from engine.models import Attachment
+
+        ids = {a.name: a.id for a in s.scalars(select(Attachment))}
+    page = clerk.get(f"/documents/{document_id}").data.decode()
+    base = f"/documents/{document_id}/attachments"
+    assert f'class="pdf-view" data-src="{base}/{ids["正文.pdf"]}/view"' in page
+    assert f'<img class="image-view" src="{base}/{ids["照片.png"]}/view"' in page
+    assert "vendor/docroute-pdf.js" in page and "vendor/pdf.worker.js" in page
+    assert re.search(r"此Word文档无法在浏览器中显示。\s*<a class=\"button\" "
+                     rf'href="{base}/{ids["附件.docx"]}" download>下载（\d+ B）</a>', page)
+    shown = clerk.get(f"{base}/{ids['正文.pdf']}/view")
+    assert shown.status_code == 200 and shown.mimetype == "application/pdf"
+    assert "attachment" not in shown.headers.get("Content-Disposition", "")
+    assert "sandbox" in shown.headers["Content-Security-Policy"]
+    assert clerk.get(f"{base}/{ids['照片.png']}/view").mimetype == "image/png"
+    assert clerk.get(f"{base}/{ids['附件.docx']}/view").status_code == 404  # download only
+    english = login(app, "zhangli", lang="en").get(f"/documents/{document_id}").data.decode()
+    assert "This Word document cannot be shown in the browser." in english
+    # Someone the document is not shown to gets nothing, as with a download.
+    assert login(app, "mali").get(f"{base}/{ids['正文.pdf']}/view").status_code == 404
+
+
+def test_engine_refusals_read_in_one_language(app: Flask, shipped: Docroute) -> None:
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        document_id = s.scalar(select(Document.id))
+    # The engine says "文件已损坏 / the .xlsx file is damaged"; each page shows its half.
+    for lang, wanted, other in (("zh", "文件已损坏", "damaged"),
+                                ("en", "the .xlsx file is damaged", "文件已损坏")):
+        client = login(app, "zhangli", lang=lang)
+        damaged = (io.BytesIO(b"PK\x03\x04" + b"\x00" * 200), "统计表.xlsx")
+        page = client.post(f"/documents/{document_id}/attachments", data={"file": damaged},
+                           content_type="multipart/form-data", follow_redirects=True)
+        flashes = " ".join(re.findall(r'<p class="flash error"[^>]*>(.*?)</p>',
+                                      page.data.decode()))
+        assert wanted in flashes and other not in flashes and " / " not in flashes, flashes
+
+
 # --- confidentiality ------------------------------------------------------------------------------
 
 
@@ -325,6 +379,7 @@ def test_classified_document_is_404_everywhere_for_the_uncleared(app: Flask,
     outsider = login(app, "guoyan")
     for path in (f"/documents/{document_id}", f"/documents/{document_id}/sheet",
                  f"/documents/{document_id}/attachments/{attachment_id}",
+                 f"/documents/{document_id}/attachments/{attachment_id}/view",
                  f"/cases/{instance_id}"):
         assert outsider.get(path).status_code == 404, path
     assert outsider.post(f"/documents/{document_id}/attachments",
@@ -376,19 +431,90 @@ def test_progress_marks_done_active_and_taken_flows(app: Flask, shipped: Docrout
 
 
 def test_notifications_count_in_header_and_page(app: Flask, shipped: Docroute) -> None:
-    from engine.deadlines import notify
+    from engine.models import Notification
 
     with shipped.session() as s:
         user = s.scalar(select(User).where(User.username == "zhangli"))
-        notify.add(s, user, "red", "《关于做好森林防火工作的通知》已逾期", instance_id=None,
-                   task_id=None)
+        # A row from before keyed messages: plain "中文 / English" text, still shown.
+        s.add(Notification(user_id=user.id, level="red", message="《关于做好森林防火工作的通知》"
+                           "已逾期 / the notice on forest fires is overdue",
+                           created_at=clock.now()))
     clerk = login(app, "zhangli")
     page = clerk.get("/").data.decode()
     assert re.search(r'class="count">1<', page)
+    # A form shown again after a validation error keeps the header's count.
+    again = clerk.post("/documents/new/incoming", data={"copies": "0"}).data.decode()
+    assert "此项必填" in again and re.search(r'class="count">1<', again)
     page = clerk.get("/notifications").data.decode()
-    assert "已逾期" in page and "全部标为已读" in page
+    assert "已逾期" in page and "全部标为已读" in page and "is overdue" not in page
+    english = login(app, "zhangli", lang="en").get("/notifications").data.decode()
+    assert "the notice on forest fires is overdue" in english and "已逾期" not in english
     clerk.post("/notifications/read", data={})
     assert not re.search(r'class="count">1<', clerk.get("/").data.decode())
+
+
+def _note_texts(page: str) -> list[str]:
+    return re.findall(r'<span class="text">(.*?)</span>', page)
+
+
+def test_reminders_read_in_the_pages_language(app: Flask, shipped: Docroute) -> None:
+    from engine.deadlines import reminders
+
+    clerk = login(app, "zhangli")
+    register(clerk)  # 加急: starts at the yellow level
+    with shipped.session() as s:
+        assert reminders.run_reminders(s, clock.now()).notifications >= 1
+    zh = _note_texts(clerk.get("/notifications").data.decode())
+    en = _note_texts(login(app, "zhangli", lang="en").get("/notifications").data.decode())
+    assert zh and len(zh) == len(en)
+    assert all("「签收」（关于做好森林防火工作的通知）" in t and "2026年" in t for t in zh)
+    assert not [t for t in zh if re.search(r"[A-Za-z]{3,}", t)]  # no English words
+    assert all("“Sign for receipt” (关于做好森林防火工作的通知)" in t for t in en), en
+    # Chinese only as the document's own title: every other word is English.
+    assert not [t for t in en if re.search(r"[\u4e00-\u9fff]", t.replace(
+        "关于做好森林防火工作的通知", ""))]
+    assert all(re.search(r"[A-Z][a-z]{2} \d{1,2}, 2026", t) for t in en)
+
+
+def test_inbox_registry_columns_and_urgency_counts(app: Flask, shipped: Docroute) -> None:
+    from sqlalchemy import event
+
+    from engine.deadlines import reminders
+
+    clerk = login(app, "zhangli")
+    register(clerk)
+    with shipped.session() as s:
+        reminders.run_reminders(s, clock.now())
+        document_id = s.scalar(select(Document.id))
+
+    def statements(client: FlaskClient, url: str) -> tuple[int, str]:
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(shipped.engine, "before_cursor_execute", count)
+        try:
+            body = client.get(url).data.decode()
+        finally:
+            event.remove(shipped.engine, "before_cursor_execute", count)
+        return len(seen), body
+
+    one, page = statements(clerk, "/")
+    assert "深圳市森林防火指挥部" in page and "2026年3月2日 09:00" in page  # organ, received
+    assert f'href="/documents/{document_id}"' in page  # the title opens the document
+    assert re.search(r'data-level="yellow">\s*<span class="n">1</span>', page)
+    assert re.search(r'data-level="blue">\s*<span class="n">0</span>', page)
+    assert 'class="taskname"' in clerk.get("/?level=yellow").data.decode()
+    assert 'class="taskname"' not in clerk.get("/?level=blue").data.decode()
+    assert 'class="taskname"' not in clerk.get("/?level=escalated").data.decode()
+    for n in range(3):
+        register(clerk, title=f"关于第{n}批防汛物资的通知")
+    three, page = statements(clerk, "/")
+    assert page.count('class="taskname"') == 4
+    assert three == one  # more rows, no more queries
+    english = login(app, "zhangli", lang="en").get("/").data.decode()
+    assert "Mar 2, 2026 09:00" in english and "Yellow warning" in english
 
 
 def test_start_outgoing_draft(app: Flask) -> None:

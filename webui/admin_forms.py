@@ -37,7 +37,8 @@ def forms_list() -> Any:
 
 
 def _check(key: str, text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
-    data = text.encode("utf-8")
+    # A submitted <textarea> arrives with CRLF, the live preview's JSON with LF: one text.
+    data = text.replace("\r\n", "\n").encode("utf-8")
     if len(data) > max_upload():
         return None, [Problem(f"{key}.json", None, "", too_large_message())]
     try:

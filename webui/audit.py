@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -33,10 +34,19 @@ from engine import Actor, clock, history, runtime
 from engine.history import audit, checkpoints, replay
 from engine.history.audit import CaseSearch
 
-from . import get_docroute
+from . import get_docroute, timeline
 from .auth import auditor_required, current_actor
 from .timeline import user_names
-from .views import en_name, is_english
+from .views import (
+    classification_label,
+    en_name,
+    is_english,
+    kind_label,
+    label,
+    office_time,
+    reminder_label,
+    urgency_label,
+)
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -194,7 +204,8 @@ def case(instance_id: int) -> Any:
         names = user_names(s)
         check = audit.verify_case(s, instance_id, checkpoints.pins_for(
             s, history.case_chain(instance_id))) if request.args.get("verify") else None
-        cache: dict[Any, Any] = {"english": is_english()}
+        cache: dict[Any, Any] = {"english": is_english(),
+                                 "schemas": timeline.field_schemas(s, instance)}
         rows = [_event_row(e, names, cache) for e in events]
         context = {"instance": instance, "definition": instance.definition,
                    "document": instance.document, "rows": rows, "check": check,
@@ -207,9 +218,13 @@ def _short_time(value: datetime, english: bool) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=clock.UTC)
     local = value.astimezone(clock.OFFICE_TZ)
+    # The same shape as views.office_time(..., "short"): with the year, in both languages.
     if english:
-        return f"{local.month}-{local.day} {local:%H:%M}"
-    return f"{local.month}月{local.day}日 {local:%H:%M}"
+        return f"{MONTHS[local.month - 1]} {local.day}, {local.year} {local:%H:%M}"
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _event_row(event: Any, names: dict[str, str], cache: dict[Any, Any]) -> dict[str, Any]:
@@ -227,8 +242,9 @@ def _event_row(event: Any, names: dict[str, str], cache: dict[Any, Any]) -> dict
             "actor_name": names.get(event.actor, event.actor), "at": event.at,
             "task_name": event.task_name, "step": cache.get(("step", step), ""),
             "payload": payload,
-            "reason": payload.get("reason"), "submitted": _shown(payload.get("data")),
-            "details": _details(event.type, payload),
+            "reason": payload.get("reason"),
+            "submitted": _submitted(payload.get("data"), names, cache),
+            "details": _details(event.type, payload, names),
             "kind": kind, "label": cache[variant],
             "time": _short_time(event.at, cache["english"])}
 
@@ -239,12 +255,30 @@ def _shown(data: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in HIDDEN_FIELDS}
 
 
-def _details(type_: str, payload: dict[str, Any]) -> list[tuple[str, str]]:
+def _submitted(data: Any, names: dict[str, str], cache: dict[Any, Any]
+               ) -> list[tuple[str, str]]:
+    """Submitted values labelled like their form, in the reader's language."""
+    out = []
+    for key, value in _shown(data).items():
+        raw = ("submitted", key, json.dumps(value, sort_keys=True, default=str))
+        if raw not in cache:
+            label_, text = _labelled(key, value, cache["schemas"].get(key, {}), names)
+            cache[raw] = (label_, text)
+        out.append(cache[raw])
+    return out
+
+
+def _details(type_: str, payload: dict[str, Any], names: dict[str, str]
+             ) -> list[tuple[str, str]]:
     """The event's own fields (not the submitted data, shown separately) as label/value."""
     skip = {"data", "services", "reason", "spec", "ordinal"}
     out = []
     for key, value in payload.items():
         if key in skip or value in (None, "", [], {}):
+            continue
+        if key in FIELD_LABELS:
+            label_, text = _labelled(key, value, {}, names)
+            out.append((label_, text))
             continue
         out.append((key, value if isinstance(value, str)
                     else json.dumps(value, ensure_ascii=False, default=str)))
@@ -268,7 +302,7 @@ def frames(instance_id: int) -> Any:
         digest = hashlib.sha256()
         for row in rows:
             digest.update("\x1f".join(str(v) for v in row).encode("utf-8"))
-        key = (str(get_docroute().engine.url), instance_id, digest.hexdigest())
+        key = (str(get_docroute().engine.url), instance_id, digest.hexdigest(), is_english())
         body = _FRAMES.get(key)
         if body is None:
             result = replay.replay(s, instance_id, events=rows)
@@ -282,7 +316,62 @@ def frames(instance_id: int) -> Any:
                            for f in result.frames],
             }
             _FRAMES.put(key, body)
-    return jsonify(body)
+        shown = _labelled_frames(s, instance_id, body["frames"])
+    return jsonify({**body, "shown": shown})
+
+
+def _labelled_frames(s: Any, instance_id: int, frames: list[dict[str, Any]]
+                     ) -> list[dict[str, list[str]]]:
+    """Each frame's case data as {name: [label, shown value]} in the reader's language,
+    labelled like the forms (never a bare variable such as ``level: yellow``)."""
+    from engine.models import Instance
+
+    instance = s.get(Instance, instance_id)
+    schemas = timeline.field_schemas(s, instance) if instance is not None else {}
+    names = user_names(s)
+    seen: dict[tuple[str, str], list[str]] = {}
+    out = []
+    for frame in frames:
+        labelled = {}
+        for key, value in (frame.get("data") or {}).items():
+            if key in HIDDEN_FIELDS:
+                continue
+            raw = json.dumps(value, sort_keys=True, default=str)
+            if (key, raw) not in seen:
+                seen[key, raw] = _labelled(key, value, schemas.get(key, {}), names)
+            labelled[key] = seen[key, raw]
+        out.append(labelled)
+    return out
+
+
+def _labelled(key: str, value: Any, sub: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """[label, value] of one variable: as its form shows it, else as the office names it."""
+    if sub:
+        return [label(sub) or key, timeline.shown_value(value, sub, names)]
+    known = FIELD_LABELS.get(key)
+    shown = VALUE_LABELS.get(key)
+    if key == "to" and isinstance(value, list):
+        text = (", " if is_english() else "、").join(names.get(str(v), str(v)) for v in value)
+    elif shown is not None and isinstance(value, str | int) and not isinstance(value, bool):
+        text = shown(value)
+    else:
+        text = timeline.shown_value(value, {}, names)
+    return [str(known) if known is not None else key, text or "—"]
+
+
+FIELD_LABELS = {
+    "classification": lazy_gettext("Classification"), "level": lazy_gettext("Reminder level"),
+    "urgency": lazy_gettext("Urgency"), "title": lazy_gettext("Title"),
+    "doc_number": lazy_gettext("Document number"), "decision": lazy_gettext("Decision"),
+    "due_at": lazy_gettext("Due"), "kind": lazy_gettext("Document kind"),
+    "to": lazy_gettext("Sent to"), "overdue_workdays": lazy_gettext("Working days overdue"),
+    "definition": lazy_gettext("Process"), "version": lazy_gettext("Version"),
+}
+VALUE_LABELS: dict[str, Callable[[Any], str]] = {
+    "classification": classification_label, "level": reminder_label,
+    "urgency": lambda v: urgency_label(v) or str(_("Routine")), "kind": kind_label,
+    "due_at": lambda v: office_time(v, "short"),
+}
 
 
 class _FrameCache:

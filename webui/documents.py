@@ -85,7 +85,8 @@ def attachment_views(s: Session, document_id: int | None) -> list[dict[str, Any]
         groups.setdefault(row.name, []).append(row)
     return [{"name": name, "versions": [
         {"id": r.id, "version": r.version, "size": r.size, "uploaded_by": r.uploaded_by,
-         "uploaded_at": r.uploaded_at} for r in reversed(rows)]}
+         "uploaded_at": r.uploaded_at, "preview": files.preview_kind(r.content_type),
+         "extension": files.extension(r.name)} for r in reversed(rows)]}
         for name, rows in groups.items()]
 
 
@@ -317,6 +318,17 @@ def upload(document_id: int) -> Any:
 
 @bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")
 def download(document_id: int, attachment_id: int) -> Any:
+    return _send_attachment(document_id, attachment_id, inline=False)
+
+
+@bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>/view")
+def view(document_id: int, attachment_id: int) -> Any:
+    """The file itself for the page's inline preview (PDF, image); the same check as a
+    download, and nothing a browser would run."""
+    return _send_attachment(document_id, attachment_id, inline=True)
+
+
+def _send_attachment(document_id: int, attachment_id: int, *, inline: bool) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         document = get_document(s, actor, document_id)
@@ -328,4 +340,12 @@ def download(document_id: int, attachment_id: int) -> Any:
             flash(str(error), "error")
             return redirect(url_for("documents.detail", document_id=document_id))
         name, content_type = row.name, row.content_type
-    return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
+    if not inline:
+        return send_file(path, mimetype=content_type, as_attachment=True, download_name=name)
+    if files.preview_kind(content_type) == "download":
+        abort(404)
+    response = send_file(path, mimetype=content_type, as_attachment=False,
+                         download_name=name, conditional=True)
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -62,6 +62,19 @@ def _coerce(field: dict[str, Any], raw: str) -> Any:
     return raw
 
 
+def with_defaults(schema: dict[str, Any], values: dict[str, Any], english: bool
+                  ) -> dict[str, Any]:
+    """``values`` with each missing field's default, as the form opens (a reader's 已阅,
+    "Read" on an English page when the form gives ``x-default-en``)."""
+    filled = dict(values)
+    for name, field in (schema.get("properties") or {}).items():
+        if name in filled or field.get("readOnly") or "default" not in field:
+            continue
+        filled[name] = field.get("x-default-en", field["default"]) if english \
+            else field["default"]
+    return filled
+
+
 def input_value(field: dict[str, Any], value: Any) -> str:
     """A stored value as an <input> wants it (datetime-local has no zone)."""
     if value is None:

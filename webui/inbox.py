@@ -6,21 +6,26 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Actor, Conflict, DocrouteError, NotAllowed, NotFound, clock, definitions, runtime
 from engine.ids import parse_id
-from engine.models import Document, Task
 from engine.org import access, identity
 from engine.queries import handled
-from engine.queries.inbox import InboxFilter, count_scopes, list_tasks
+from engine.queries.inbox import (
+    LEVELS,
+    InboxFilter,
+    InboxRow,
+    count_levels,
+    count_scopes,
+    list_rows,
+)
 
-from . import get_docroute
+from . import get_docroute, notices
 from .auth import current_actor, staff_required
 from .registration import startable_kinds
 from .safety import safe_next
-from .views import notification_api, people_and_groups
+from .views import notification_api, one_language, people_and_groups
 
 bp = Blueprint("inbox", __name__)
 SCOPES = ("all", "mine", "group")
@@ -38,6 +43,7 @@ def _filter() -> InboxFilter:
                        document_kind=request.args.get("kind", "")[:32],
                        overdue=request.args.get("overdue") == "1",
                        search=request.args.get("q", "").strip()[:100],
+                       level=level if (level := request.args.get("level", "")) in LEVELS else "",
                        limit=PAGE + 1, offset=(page - 1) * PAGE)
 
 
@@ -46,35 +52,30 @@ def index() -> Any:
     actor = current_actor()
     flt = _filter()
     with get_docroute().session() as s:
-        rows = list_tasks(s, actor, flt)
+        rows = list_rows(s, actor, flt)
         more = len(rows) > PAGE
         names = people_and_groups(s)
-        numbers = _doc_numbers(s, rows[:PAGE])
-        tasks = [_row_view(row, numbers, names) for row in rows[:PAGE]]
+        tasks = [_row_view(row, names) for row in rows[:PAGE]]
         processes = [(d.key, d.name) for d in definitions.list_latest(s)]
         startable = startable_kinds(s, actor)
         counts = count_scopes(s, actor)
+        levels = count_levels(s, actor)
     page = flt.offset // PAGE + 1
     return render_template("inbox/index.html", tasks=tasks, flt=flt, processes=processes,
                            startable=startable,
-                           counts=counts, page=page, more=more, now=clock.now(),
+                           counts=counts, levels=levels, page=page, more=more,
+                           now=clock.now(),
                            filtered=bool(flt.process_key or flt.document_kind or flt.overdue
-                                         or flt.search))
+                                         or flt.search or flt.level))
 
 
-def _doc_numbers(s: Session, rows: list[Task]) -> dict[int, str | None]:
-    """Document numbers of a page of tasks in one query (not one per row)."""
-    ids = {row.document_id for row in rows if row.document_id is not None}
-    if not ids:
-        return {}
-    query = select(Document.id, Document.doc_number).where(Document.id.in_(ids))
-    return {id_: number for id_, number in s.execute(query)}
-
-
-def _row_view(row: Task, numbers: dict[int, str | None],
-              names: dict[str, str]) -> dict[str, Any]:
-    number = numbers.get(row.document_id) if row.document_id is not None else None
+def _row_view(line: InboxRow, names: dict[str, str]) -> dict[str, Any]:
+    row = line.task
+    # A 收文 is filed under its 收文号; everything else under its own 文号 (发文字号).
+    number = line.receipt_number or line.doc_number
     return {"id": row.id, "name": row.name, "title": row.title, "doc_number": number,
+            "document_id": row.document_id, "source_org": line.source_org,
+            "source_number": line.source_number, "received_at": line.received_at,
             "process_key": row.process_key, "due_at": row.due_at, "urgency": row.urgency,
             "due_provisional": row.due_provisional,
             "reminder_level": row.reminder_level, "assignee": row.assignee,
@@ -96,7 +97,7 @@ def flash_engine_error(error: DocrouteError) -> None:
         flash(stale_task_message(), "error")
     elif isinstance(error, NotAllowed):
         # The engine's refusal says which rule stopped it (separation of duties, authority).
-        flash(f'{_("You may not do this.")} {error}', "error")
+        flash(f'{_("You may not do this.")} {one_language(error)}', "error")
     else:
         flash(str(error), "error")
 
@@ -193,7 +194,7 @@ def notifications() -> Any:
     items: list[Any] = []
     if api is not None:
         with get_docroute().session() as s:
-            items = list(api.list_notifications(s, actor.id, 100))
+            items = notices.render(s, api.list_notifications(s, actor.id, 100))
     return render_template("inbox/notifications.html", items=items,
                            available=api is not None)
 

@@ -23,10 +23,10 @@ from engine.runtime import drafts
 from . import get_docroute
 from .auth import current_actor, staff_required
 from .documents import attachment_views, document_view
-from .formdata import friendly_errors, parse_form
+from .formdata import friendly_errors, parse_form, with_defaults
 from .inbox import flash_engine_error, stale_task_message
 from .timeline import case_timeline, opinion_entries
-from .views import en_name, people_and_groups
+from .views import en_name, is_english, people_and_groups
 
 bp = Blueprint("tasks", __name__)
 RETURN_VALUE = "return"
@@ -78,6 +78,8 @@ def task(task_id: str) -> Any:
             draft = drafts.get(s, actor, task_id)
             if draft is not None:
                 values.update(draft.data)
+            instance = s.get_one(Instance, row.instance_id)
+            values = with_defaults(runtime.task_form(s, instance, row), values, is_english())
             return render_template("inbox/task.html", **_page(s, actor, row, values, {}))
     except (Conflict, NotFound):
         flash(stale_task_message(), "error")

@@ -19,7 +19,14 @@ from engine.definitions import forms
 from engine.models import Form, Instance
 from engine.registry import opinions
 
-from .views import choice_label, label, office_date, office_time, people_and_groups
+from .views import (
+    choice_label,
+    label,
+    office_date,
+    office_time,
+    people_and_groups,
+    reminder_label,
+)
 
 HIDDEN = {"case_id", "started_by", "document_id"}
 
@@ -164,6 +171,8 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
         elif event.type == "chased":
             held = "、".join(str(t.get("name") or "") for t in payload.get("tasks") or [])
             note = "；".join(x for x in (held, str(payload.get("note") or "")) if x)
+        elif event.type in ("reminder", "escalated"):
+            note = reminder_label(str(payload.get("level") or ""))
         kind = "closed" if event.type == "completed" and not event.task_id else event.type
         entries.append(Entry(event.at, event.actor, names.get(event.actor, event.actor),
                              kind, event.task_name or "", shown, note,

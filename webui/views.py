@@ -8,6 +8,7 @@ terms from the catalog (DOMAIN.md §7 glossary).
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -57,7 +58,16 @@ EVENT = {"started": lazy_gettext("started the case"),
          "terminated": lazy_gettext("case terminated"),
          "suspended": lazy_gettext("case suspended"),
          "resumed": lazy_gettext("case resumed"),
-         "closed": lazy_gettext("the case is closed")}
+         "closed": lazy_gettext("the case is closed"),
+         "reminder": lazy_gettext("sent a reminder"),
+         "escalated": lazy_gettext("reported the overdue step to the leaders"),
+         "reassigned": lazy_gettext("reassigned"),
+         "reclassified": lazy_gettext("changed the classification"),
+         "migrated": lazy_gettext("moved the case to a new process version"),
+         "calendar_recomputed": lazy_gettext("recomputed the dates on the official calendar"),
+         "linked": lazy_gettext("linked a case")}
+# Actors that are not people: the scheduler and the reminder pass act as "system".
+SYSTEM_NAMES = {"system": lazy_gettext("System")}
 
 
 def init_app(app: Flask) -> None:
@@ -67,6 +77,7 @@ def init_app(app: Flask) -> None:
         reminder=reminder_label, kind=kind_label, status=status_label,
         event=event_label, choice=choice_label, filesize=filesize,
         multiline=multiline, doctype=doctype_label, number=number,
+        one_language=one_language, filekind=file_kind,
     )
     app.jinja_env.globals["input_value"] = input_value
     app.jinja_env.globals["provisional_badge"] = provisional_badge
@@ -115,6 +126,24 @@ def current_lang() -> str:
 
 def is_english() -> bool:
     return current_lang() == "en"
+
+
+_CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def one_language(text: Any) -> str:
+    """An engine message written "中文 / English" in the reader's language only.
+
+    The engine speaks both languages in one string (it knows no reader); the split is at
+    the first " / " with Chinese before it. Text without that shape is returned as is.
+    """
+    text = str(text or "")
+    at = text.find(" / ")
+    while at != -1 and not _CJK.search(text[:at]):
+        at = text.find(" / ", at + 3)
+    if at == -1:
+        return text
+    return text[at + 3:].strip() if is_english() else text[:at].strip()
 
 
 # --- times ---------------------------------------------------------------------------------
@@ -217,7 +246,8 @@ def people_and_groups(s: Any) -> dict[str, str]:
 
     from engine.models import Group, User
 
-    names = {u: n for u, n in s.execute(select(User.username, User.name))}
+    names = {key: str(name) for key, name in SYSTEM_NAMES.items()}
+    names.update({u: n for u, n in s.execute(select(User.username, User.name))})
     for key, name, name_en in s.execute(select(Group.key, Group.name, Group.name_en)):
         names[key] = (name_en or name) if is_english() else name
     return names
@@ -260,6 +290,18 @@ def doctype_label(value: str | None) -> str:
     return value or ""
 
 
+FILE_KINDS = {"doc": lazy_gettext("Word document"), "docx": lazy_gettext("Word document"),
+              "wps": lazy_gettext("WPS document"), "xls": lazy_gettext("Excel workbook"),
+              "xlsx": lazy_gettext("Excel workbook"), "ofd": lazy_gettext("OFD document"),
+              "zip": lazy_gettext("ZIP archive"), "txt": lazy_gettext("text file")}
+
+
+def file_kind(extension: str | None) -> str:
+    """What an attachment is, by its extension, in the reader's language."""
+    known = FILE_KINDS.get((extension or "").lower())
+    return str(known) if known is not None else (extension or "").upper() or _("file")
+
+
 def number(value: Any) -> str:
     try:
         return str(format_decimal(value))
@@ -293,7 +335,9 @@ def _count_unread() -> None:
     g.unread = 0
     actor = g.get("actor")
     api = notification_api()
-    if actor is None or api is None or request.blueprint == "api" or request.method != "GET":
+    # POSTs too: a form shown again after a validation error keeps the header's count.
+    if actor is None or api is None or request.blueprint == "api" \
+            or request.method not in ("GET", "POST"):
         return
     try:
         with get_docroute().session() as s:

@@ -32,7 +32,7 @@ from engine.history import chain as history
 from engine.models import Deadline, Instance, ProvisionalDate, Task, User
 from engine.org import identity
 from engine.runtime import cases as runtime
-from engine.runtime import projection
+from engine.runtime.cases import projection
 
 from . import calendar_calls, notify
 from . import periods as deadlines
@@ -141,7 +141,7 @@ def recompute_case(session: Session, instance_id: int, years: list[int], reason:
         "tasks": [t for t, _ in tasks], "deadlines": moved_deadlines})
     if changes and workflow is not None:
         runtime.persist(session, instance, workflow, runtime.StepOutcome([], None), actor)
-    _notify(session, instance, [row for _, row in tasks], reason)
+    _notify(session, instance, [row for _, row in tasks], reason, years)
     return len(changes) + len(tasks) + len(moved_deadlines)
 
 
@@ -198,13 +198,17 @@ def _task_moves(session: Session, instance_id: int, workflow: Any,
     return moved
 
 
-def _notify(session: Session, instance: Instance, tasks: list[Task], reason: str) -> None:
+def _notify(session: Session, instance: Instance, tasks: list[Task], reason: str,
+            years: list[int]) -> None:
     for row in tasks:
         due = wc.office_date(row.due_at).isoformat() if row.due_at else "—"
         text = (f"【期限调整】{instance.title}：“{row.name}”的办理期限调整为 {due}（{reason}） / "
                 f"Deadline moved: “{row.name}” of {instance.title} is now due {due}")
+        params = {"process": row.process_key, "task": row.spec, "title": instance.title,
+                  "due": due if row.due_at else None, "years": years}
         for user in _holders(session, row):
-            notify.add(session, user, "info", text, instance_id=instance.id, task_id=row.id)
+            notify.add(session, user, "info", "deadline.moved", params, instance_id=instance.id,
+                       task_id=row.id, mail_text=text)
 
 
 def _holders(session: Session, row: Task) -> list[User]:
@@ -237,8 +241,10 @@ def warn_missing_notice(session: Session, today: date) -> int:
     admins = session.scalars(select(User).where(User.is_admin.is_(True),
                                                 User.active.is_(True)))
     for admin in admins:
-        if notify.has_message(session, admin.id, f"{NOTICE_MARK}{year} "):
+        if (notify.has_key(session, admin.id, "calendar.notice_missing", {"year": year})
+                or notify.has_message(session, admin.id, f"{NOTICE_MARK}{year} ")):
             continue
-        notify.add(session, admin, "info", text, instance_id=None, task_id=None)
+        notify.add(session, admin, "info", "calendar.notice_missing", {"year": year},
+                   instance_id=None, task_id=None, mail_text=text)
         told += 1
     return told

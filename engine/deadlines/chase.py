@@ -95,11 +95,13 @@ def chase(session: Session, actor: Actor, instance_id: int, note: str = "") -> C
                        f"this case at {at}; chase again later")
     notified: dict[str, None] = {}
     for task in tasks:
-        message = (f"催办：请尽快办理「{task.name}」（{task.title}）。{note} / Chased by "
-                   f"{actor.name}: please deal with “{task.name}”.")
+        mail_text = (f"催办：请尽快办理「{task.name}」（{task.title}）。{note} / Chased by "
+                     f"{actor.name}: please deal with “{task.name}”.")
+        params = {"process": task.process_key, "task": task.spec, "title": task.title,
+                  "by": actor.username, "note": note}
         for user in reminders._recipients(session, task):
-            notify.add(session, user, "red", message, instance_id=instance_id,
-                       task_id=task.id, subject=f"催办：{task.title}"[:200])
+            notify.add(session, user, "red", "case.chased", params, instance_id=instance_id,
+                       task_id=task.id, mail_text=mail_text, subject=f"催办：{task.title}"[:200])
             notified[user.username] = None
     history.append_case(session, instance_id, "chased", actor.username,
                         {"note": note, "tasks": [{"id": t.id, "name": t.name,

@@ -5,16 +5,23 @@ transaction as whatever caused it. E-mail is never sent inside that transaction:
 goes to ``mail_outbox`` instead, and ``send_outbox`` delivers it after the commit, so a
 rolled-back step sends nothing and a failed delivery is retried (at least once, at most
 ``MAX_ATTEMPTS`` times).
+
+A notification is stored language-neutral: ``message`` holds ``{"key": ..., "params":
+{...}}`` (steps named by process key and task id, never by their text), and each page
+renders it in its reader's language. Rows written before this were plain text; they are
+still listed, with ``key`` empty. The e-mail, read outside any page, carries both languages.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import smtplib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
@@ -41,25 +48,57 @@ class NotificationView:
     task_id: str | None
     created_at: datetime
     read_at: datetime | None
+    key: str = ""  # empty: a plain-text row from before keys (``message`` is its text)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-def add(session: Session, user: User, level: str, message: str, *, instance_id: int | None,
-        task_id: str | None, subject: str = "", mail: MailSettings | None = None
-        ) -> Notification:
-    """Store one notification; queue an e-mail too when ``mail`` is set and the user has one."""
+def encode(key: str, params: Mapping[str, Any]) -> str:
+    """The stored form of a keyed message (``"key"`` first, so a prefix finds a key)."""
+    return json.dumps({"key": key, "params": dict(params)}, ensure_ascii=False,
+                      sort_keys=True, default=str)
+
+
+def decode(message: str) -> tuple[str, dict[str, Any]]:
+    """(key, params) of a stored message; ("", {}) for the plain text of older rows."""
+    if not message.startswith('{"key": '):
+        return "", {}
+    try:
+        data = json.loads(message)
+    except ValueError:
+        return "", {}
+    params = data.get("params")
+    return str(data.get("key") or ""), params if isinstance(params, dict) else {}
+
+
+def add(session: Session, user: User, level: str, key: str, params: Mapping[str, Any], *,
+        instance_id: int | None, task_id: str | None, mail_text: str = "",
+        subject: str = "", mail: MailSettings | None = None) -> Notification:
+    """Store one keyed notification; queue an e-mail too when ``mail`` is set and the
+    user has an address (``mail_text``, in both languages, is its body)."""
     row = Notification(user_id=user.id, instance_id=instance_id, task_id=task_id, level=level,
-                       message=message, created_at=clock.now())
+                       message=encode(key, params), created_at=clock.now())
     session.add(row)
     session.flush()
-    if mail is not None and user.email:
+    if mail is not None and user.email and mail_text:
         session.add(MailOutbox(notification_id=row.id, to_addr=user.email,
-                               subject=subject or message[:200], body=message,
+                               subject=subject or mail_text[:200], body=mail_text,
                                created_at=row.created_at, attempts=0, last_error=""))
     return row
 
 
+def has_key(session: Session, user_id: int, key: str, params: Mapping[str, Any]) -> bool:
+    """Whether the user was already sent the notification ``key`` with these ``params``."""
+    prefix = encode(key, {})[:-len('"params": {}}')]
+    query = select(Notification.message).where(
+        Notification.user_id == user_id,
+        Notification.message.startswith(prefix, autoescape=True))
+    wanted = json.loads(json.dumps(dict(params), default=str))
+    return any(decode(m)[1] == wanted for m in session.scalars(query))
+
+
 def has_message(session: Session, user_id: int, prefix: str) -> bool:
-    """Whether the user was already sent a notification starting with ``prefix``."""
+    """Whether the user was sent a plain-text notification starting with ``prefix``
+    (rows written before keyed messages)."""
     query = select(Notification.id).where(Notification.user_id == user_id,
                                           Notification.message.startswith(prefix, autoescape=True))
     return session.scalar(query.limit(1)) is not None
@@ -92,7 +131,7 @@ def list_notifications(session: Session, user_id: int, limit: int = 50, *,
         query = query.where(Notification.read_at.is_(None))
     rows = session.scalars(query.order_by(Notification.id.desc()).limit(max(0, limit)))
     return [NotificationView(r.id, r.level, r.message, r.instance_id, r.task_id, r.created_at,
-                             r.read_at) for r in rows]
+                             r.read_at, *decode(r.message)) for r in rows]
 
 
 def mark_read(session: Session, user_id: int, ids: Iterable[int] | None = None) -> int:
@@ -202,3 +241,33 @@ def send_outbox(session: Session, mail: MailSettings, limit: int = 50) -> int:
             sent += 1
     session.flush()
     return sent
+
+
+# --- names for rendering ---------------------------------------------------------------------
+
+
+def step_names(session: Session, steps: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """(process key, task id) -> the step's name in the latest deployed diagram.
+
+    A notification names its step by id; the page shows the name (and its English label)
+    the diagram gives now. A step no diagram knows any more is left out.
+    """
+    from engine.definitions import (
+        deployment as definitions,  # deferred: definitions pulls in the parser
+    )
+
+    found: dict[tuple[str, str], str] = {}
+    wanted: dict[str, set[str]] = {}
+    for process, task in steps:
+        wanted.setdefault(process, set()).add(task)
+    for process, tasks in wanted.items():
+        definition = definitions.latest(session, process)
+        if definition is None:
+            continue
+        spec, subprocesses = definitions.load_spec(session, definition)
+        for each in [spec, *subprocesses.values()]:
+            for task in tasks:
+                task_spec = each.task_specs.get(task)
+                if task_spec is not None and getattr(task_spec, "bpmn_name", None):
+                    found.setdefault((process, task), str(task_spec.bpmn_name))
+    return found

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -213,7 +214,7 @@ def _leaders(session: Session, task: Task, policy: ReminderPolicy) -> list[User]
 
 def _message(level: str, task: Task, a: Assessment, now: datetime, who: str = ""
              ) -> tuple[str, str]:
-    """(subject, bilingual text) of one notification."""
+    """(subject, bilingual text) of one reminder's e-mail, read outside any page."""
     zh, en = LABELS[level]
     subject = f"[docroute] {zh} {en}: {task.name}"
     what = f"「{task.name}」（{task.title}）" if task.title else f"「{task.name}」"
@@ -238,12 +239,37 @@ def _message(level: str, task: Task, a: Assessment, now: datetime, who: str = ""
     return subject, text
 
 
+def message_key(level: str, task: Task, a: Assessment, now: datetime) -> str:
+    """Which message a notification of ``level`` carries (webui renders it per language)."""
+    if task.due_at is None:
+        return "reminder.urgent"
+    if level == "escalated":
+        return "reminder.escalated"
+    if a.overdue:
+        return "reminder.overdue"
+    if task.due_at.astimezone(clock.OFFICE_TZ).date() == now.astimezone(clock.OFFICE_TZ).date():
+        return "reminder.due_today"
+    return "reminder.due_soon"
+
+
+def message_params(level: str, task: Task, a: Assessment, who: list[str]) -> dict[str, Any]:
+    """The facts a reminder states, language-neutral: the step as process key and task id."""
+    local = task.due_at.astimezone(clock.OFFICE_TZ) if task.due_at else None
+    return {"level": level, "process": task.process_key, "task": task.spec,
+            "title": task.title, "urgency": task.urgency,
+            "due": task.due_at.isoformat() if task.due_at else None,
+            "date_only": bool(local and local.time() >= time(23, 59)),
+            "workdays_left": a.workdays_left, "overdue_workdays": a.overdue_workdays,
+            "who": who}
+
+
 def _send(session: Session, task: Task, level: str, users: list[User], a: Assessment,
-          now: datetime, mail: MailSettings | None, who: str = "") -> None:
-    subject, text = _message(level, task, a, now, who)
+          now: datetime, mail: MailSettings | None, who: list[str] | None = None) -> None:
+    subject, text = _message(level, task, a, now, "、".join(who or []))
+    key, params = message_key(level, task, a, now), message_params(level, task, a, who or [])
     for user in users:
-        notify.add(session, user, level, text, instance_id=task.instance_id, task_id=task.id,
-                   subject=subject, mail=mail)
+        notify.add(session, user, level, key, params, instance_id=task.instance_id,
+                   task_id=task.id, mail_text=text, subject=subject, mail=mail)
     event = "escalated" if level == "escalated" else "reminder"
     history.append_case(session, task.instance_id, event, identity.SYSTEM_ACTOR, {
         "level": level, "due_at": task.due_at, "urgency": task.urgency,
@@ -269,7 +295,7 @@ def _apply(session: Session, task: Task, state: TaskReminder, now: datetime,
     if a.escalate:
         leaders = _leaders(session, task, policy)
         if leaders:
-            who = task.assignee or "、".join(task.candidate_groups)
+            who = [task.assignee] if task.assignee else list(task.candidate_groups)
             _send(session, task, "escalated", leaders, a, now, mail, who)
             state.escalated_at, sent, escalations = now, sent + len(leaders), 1
         else:

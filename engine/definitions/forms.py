@@ -70,9 +70,13 @@ def check_schema(name: str, data: bytes, max_bytes: int) -> dict[str, Any]:
                                                        f"the limit is {max_bytes:,} bytes")])
     try:
         schema = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        line = getattr(error, "lineno", None)
-        raise WorkflowInvalid([Problem(name, line, "", f"not valid JSON: {error}")]) from None
+    except json.JSONDecodeError as error:
+        # Line and column only: a character offset counts a CRLF as two and would name
+        # another place for the same error once a browser form has sent the text.
+        raise WorkflowInvalid([Problem(name, error.lineno, "", f"not valid JSON: {error.msg} "
+                                       f"at column {error.colno}")]) from None
+    except UnicodeDecodeError as error:
+        raise WorkflowInvalid([Problem(name, None, "", f"not valid JSON: {error}")]) from None
     problems = [Problem(name, None, path, message) for path, message in _schema_problems(schema)]
     if problems:
         raise WorkflowInvalid(problems)
@@ -278,9 +282,7 @@ def _check_time_limits(properties: dict[str, Any], clean: dict[str, Any],
                        errors: dict[str, str]) -> None:
     """Time limits (``x-deadline`` date fields) are never in the past, and one that falls
     on a day off rolls to the next working day, as a period ending on a holiday does."""
-    from engine.deadlines import (
-        workcalendar,  # the calendar reads the database layer; forms need not
-    )
+    from engine.deadlines.periods import workcalendar
 
     today = clock.now().astimezone(clock.OFFICE_TZ).date()
     for key, sub in properties.items():

@@ -10,11 +10,13 @@ from sqlalchemy import ColumnElement, Select, any_, case, func, or_, select, uni
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.models import Task, TaskGroup
+from engine.models import Document, Task, TaskGroup
 from engine.org.identity import Actor
 from engine.registry import search
 
 LEVEL_ORDER = {"escalated": 0, "red": 1, "yellow": 2, "blue": 3, "": 4}
+# The inbox's urgency counts, in the order the page shows them.
+LEVELS = ("blue", "yellow", "red", "overdue", "escalated")
 URGENCY_ORDER = {"特急": 0, "加急": 1}
 
 
@@ -25,6 +27,7 @@ class InboxFilter:
     document_kind: str = ""
     overdue: bool = False
     search: str = ""
+    level: str = ""  # a reminder colour (LEVELS), or "overdue"
     limit: int = 50
     offset: int = 0
     extra: dict[str, str] = field(default_factory=dict)
@@ -72,13 +75,53 @@ def list_query(session: Session, actor: Actor, flt: InboxFilter) -> Select[Task]
         query = query.where(Task.process_key == flt.process_key)
     if flt.document_kind:
         query = query.where(Task.document_kind == flt.document_kind)
-    if flt.overdue:
+    if flt.overdue or flt.level == "overdue":
         query = query.where(Task.due_at < clock.now())
+    elif flt.level in LEVELS:
+        query = query.where(Task.reminder_level == flt.level)
     if flt.search.strip():
         query = query.where(search.task_matches(session, flt.search))
     urgency = case({k: v for k, v in URGENCY_ORDER.items()}, value=Task.urgency, else_=2)
     query = query.order_by(Task.due_at.is_(None), Task.due_at, urgency, Task.created_at)
     return query.limit(min(flt.limit, 500)).offset(flt.offset)
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    """An inbox line: the task and the registry columns of its document."""
+
+    task: Task
+    doc_number: str | None
+    receipt_number: str | None
+    source_org: str | None
+    source_number: str | None
+    received_at: str | None
+
+
+def list_rows(session: Session, actor: Actor, flt: InboxFilter) -> list[InboxRow]:
+    """``list_tasks`` with each document's numbers, sending organ and time received, in
+    the same one query (a page of 50 never costs 50 more)."""
+    fields = Document.fields
+    query = (list_query(session, actor, flt)
+             .outerjoin(Document, Document.id == Task.document_id)
+             .add_columns(Document.doc_number, fields["receipt_number"].as_string(),
+                          fields["source_org"].as_string(),
+                          fields["source_number"].as_string(),
+                          fields["received_at"].as_string()))
+    return [InboxRow(*row) for row in session.execute(query)]
+
+
+def count_levels(session: Session, actor: Actor) -> dict[str, int]:
+    """How many of the actor's open tasks stand at each reminder colour, and how many
+    are overdue (one query over the "all" scope)."""
+    now = clock.now()
+    columns = [func.coalesce(func.sum(case((Task.reminder_level == level, 1), else_=0)), 0)
+               for level in ("blue", "yellow", "red", "escalated")]
+    columns.append(func.coalesce(func.sum(case((Task.due_at < now, 1), else_=0)), 0))
+    query = _visible(actor, "all", _dialect(session)).with_only_columns(*columns)
+    blue, yellow, red, escalated, overdue = session.execute(query).one()
+    return {"blue": int(blue), "yellow": int(yellow), "red": int(red),
+            "overdue": int(overdue), "escalated": int(escalated)}
 
 
 def count_tasks(session: Session, actor: Actor, scope: str = "all") -> int:

@@ -51,6 +51,10 @@ TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
     "txt": ("text/plain; charset=utf-8", None),
     "zip": ("application/zip", ZIP),
 }
+# How a browser may show a type without any plug-in: PDFs through pdf.js, images as they
+# are. Office formats (Word, Excel, WPS, OFD) are offered for download. Only types whose
+# first bytes were checked on upload are here; SVG and HTML never are (they run scripts).
+PREVIEWS = {"application/pdf": "pdf", "image/jpeg": "image", "image/png": "image"}
 # The member a zip-based office file must contain to be what its extension claims.
 ZIP_MARKERS = {"docx": "word/", "xlsx": "xl/", "ofd": "OFD.xml"}
 EXECUTABLE = (b"MZ", b"\x7fELF", b"#!", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe",
@@ -286,6 +290,11 @@ def list_for(session: Session, document_id: int, *, newest_only: bool = False
     for row in rows:
         newest[row.name] = row
     return list(newest.values())
+
+
+def preview_kind(content_type: str) -> str:
+    """"pdf" or "image" when a page may show the file inline, else "download"."""
+    return PREVIEWS.get(content_type.split(";")[0].strip().lower(), "download")
 
 
 def count_for(session: Session, document_id: int) -> int:

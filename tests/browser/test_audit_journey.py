@@ -134,7 +134,13 @@ def test_auditor_steps_through_verifies_and_exports_a_finished_case(
     # the slider jumps straight to a step; the send-back is visible in its details
     page.locator("#replay-slider").fill("4")
     assert "4" in page.inner_text("#replay-position")
-    assert "return" in page.inner_text("#replay-event")
+    # Submitted values and the case data read as the form labels them, in the page's
+    # language: never a bare variable such as ``decision: return``.
+    assert ("审批结论: 退回修改" if lang == "zh" else "Decision: Send back") in \
+        page.inner_text("#replay-event")
+    data_panel = page.inner_text("#replay-data")
+    assert ("审批结论" if lang == "zh" else "Decision") in data_panel
+    assert "decision" not in data_panel and "return" not in data_panel
     assert page.locator("table.history tr.current").get_attribute("data-index") == "4"
     shot(page, f"replay-step4-{lang}")
     assert page.locator("td.changes li").count() > 0  # data before -> after in the history
@@ -145,6 +151,9 @@ def test_auditor_steps_through_verifies_and_exports_a_finished_case(
 
     page.click("#verify")
     page.wait_for_selector(".verdict.ok")
+    page.wait_for_selector("#replay.loaded")
+    assert page.input_value("#replay-slider") == "4"  # Verify keeps the step in view
+    assert "4" in page.inner_text("#replay-position")
     with docroute.session() as s:
         final = audit.verify_case(s, case_id).final_hash
     assert final in page.inner_text(".verdict")

@@ -28,6 +28,7 @@
       saveUrl: canvas.dataset.saveUrl,
       csrfToken: canvas.dataset.csrf,
       filename: canvas.dataset.filename || undefined,
+      newName: canvas.dataset.newName || undefined,
       problemsElement: document.getElementById('diagram-problems'),
       lang: document.documentElement.lang.indexOf('zh') === 0 ? 'zh' : 'en',
       onResult: function (result) {

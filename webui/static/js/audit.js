@@ -10,6 +10,7 @@
   var diagram = document.getElementById('replay-diagram');
   var statusLine = document.getElementById('replay-status');
   var frames = [];
+  var shown = [];  // per frame: {name: [label, value as read]} in the page's language
   var definitions = {};
   var viewer = null;
   var viewerDefinition = null;
@@ -28,6 +29,19 @@
     return JSON.stringify(value);
   }
 
+  function labelOf(k, index) {
+    var entry = (shown[index] || {})[k] || (index > 0 ? (shown[index - 1] || {})[k] : null);
+    return entry ? entry[0] : k;
+  }
+
+  function textOf(k, index, value) {
+    var entry = (shown[index] || {})[k];
+    if (entry && JSON.stringify(value) === JSON.stringify(frames[index].data[k])) {
+      return entry[1];
+    }
+    return show(value);
+  }
+
   function changes(before, after) {
     var out = [];
     var keys = {};
@@ -41,21 +55,26 @@
     return out;
   }
 
-  function changeList(list) {
+  // index: the frame whose change this is (its predecessor holds the "before" values).
+  function changeList(list, index) {
+    // Variables kept for the machine (case_id, started_by …) have no label: not shown.
+    list = list.filter(function (c) {
+      return (shown[index] || {})[c[0]] || (index > 0 && (shown[index - 1] || {})[c[0]]);
+    });
     if (!list.length) { return el('p', 'muted', text.none); }
     var ul = el('ul', 'changes-list');
     list.forEach(function (c) {
       var li = el('li');
-      li.appendChild(el('strong', null, c[0]));
+      li.appendChild(el('strong', null, labelOf(c[0], index)));
       li.appendChild(document.createTextNode(': '));
       if (c[1] !== undefined) {
-        li.appendChild(el('span', 'before', show(c[1])));
+        li.appendChild(el('span', 'before', index > 0 ? textOf(c[0], index - 1, c[1]) : show(c[1])));
         li.appendChild(document.createTextNode(' → '));
       }
       if (c[2] === undefined) {
         li.appendChild(el('span', 'muted', '(' + text.removed + ')'));
       } else {
-        li.appendChild(el('span', 'after', show(c[2])));
+        li.appendChild(el('span', 'after', textOf(c[0], index, c[2])));
         if (c[1] === undefined) { li.appendChild(el('span', 'muted', ' (' + text.added + ')')); }
       }
       ul.appendChild(li);
@@ -63,14 +82,17 @@
     return ul;
   }
 
-  function dataTable(data) {
-    var keys = Object.keys(data || {}).sort();
+  function dataTable(index) {
+    var labelled = shown[index] || {};
+    var keys = Object.keys(labelled).sort(function (a, b) {
+      return labelled[a][0].localeCompare(labelled[b][0]);
+    });
     if (!keys.length) { return el('p', 'muted', text.nodata); }
     var table = el('table', 'data-table');
     keys.forEach(function (k) {
       var tr = el('tr');
-      tr.appendChild(el('th', null, k));
-      tr.appendChild(el('td', null, show(data[k])));
+      tr.appendChild(el('th', null, labelled[k][0]));
+      tr.appendChild(el('td', null, labelled[k][1]));
       table.appendChild(tr);
     });
     return table;
@@ -121,7 +143,11 @@
     pair(dl, text.task, frame.task_name);
     pair(dl, text.reason, frame.payload.reason);
     if (frame.payload.data && frame.type !== 'started') {
-      pair(dl, text.submitted, JSON.stringify(frame.payload.data));
+      pair(dl, text.submitted, Object.keys(frame.payload.data).filter(function (key) {
+        return (shown[k - 1] || {})[key];
+      }).map(function (key) {
+        return labelOf(key, k - 1) + ': ' + textOf(key, k - 1, frame.payload.data[key]);
+      }).join('; '));
     }
     pair(dl, text.status, text.statuses[frame.status] || frame.status);
     pair(dl, text.incident, frame.error);
@@ -130,15 +156,22 @@
     }
     var changed = document.getElementById('replay-changes');
     changed.textContent = '';
-    changed.appendChild(changeList(changes(previous ? previous.data : {}, frame.data)));
+    changed.appendChild(changeList(changes(previous ? previous.data : {}, frame.data), k - 1));
     var data = document.getElementById('replay-data');
     data.textContent = '';
-    data.appendChild(dataTable(frame.data));
+    data.appendChild(dataTable(k - 1));
     document.querySelectorAll('tr[data-index]').forEach(function (row) {
       row.classList.toggle('current', row.getAttribute('data-index') === String(k));
     });
     if (window.history && window.history.replaceState) {
       window.history.replaceState(null, '', '#step=' + k);
+    }
+    // Verify reloads the page: it comes back at this step, not at the first.
+    var verify = document.getElementById('verify');
+    if (verify) {
+      var url = new URL(verify.href, window.location.href);
+      url.searchParams.set('step', String(k));
+      verify.href = url.pathname + url.search + '#verification';
     }
   }
 
@@ -146,12 +179,13 @@
     frames.forEach(function (frame, i) {
       var cell = document.querySelector('[data-changes="' + (i + 1) + '"]');
       if (!cell || frame.kind !== 'state') { return; }
-      cell.appendChild(changeList(changes(i ? frames[i - 1].data : {}, frame.data)));
+      cell.appendChild(changeList(changes(i ? frames[i - 1].data : {}, frame.data), i));
     });
   }
 
   function startAt() {
-    var match = /step=(\d+)/.exec(window.location.hash);
+    var match = /step=(\d+)/.exec(window.location.hash) ||
+      /[?&]step=(\d+)/.exec(window.location.search);
     return match ? parseInt(match[1], 10) : 1;
   }
 
@@ -182,6 +216,7 @@
       })
       .then(function (body) {
         frames = body.frames;
+        shown = body.shown || [];
         definitions = body.definitions;
         slider.max = String(Math.max(1, frames.length));
         statusLine.textContent = text.ready;

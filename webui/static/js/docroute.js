@@ -2,14 +2,53 @@
 (function () {
   'use strict';
 
+  // A button with data-confirm asks in the page first (a <dialog>, not the browser's
+  // confirm(), which looks like an alert from another site and cannot be translated).
+  var confirmed = null;
+
+  function askFirst(form, button) {
+    var dialog = document.createElement('dialog');
+    dialog.className = 'confirm-dialog';
+    dialog.setAttribute('aria-labelledby', 'confirm-dialog-text');
+    var text = document.createElement('p');
+    text.id = 'confirm-dialog-text';
+    text.textContent = button.dataset.confirm;
+    var buttons = document.createElement('div');
+    buttons.className = 'buttons';
+    var yes = document.createElement('button');
+    yes.type = 'button';
+    yes.className = 'danger confirm-yes';
+    yes.textContent = button.dataset.confirmYes || button.textContent.trim();
+    var no = document.createElement('button');
+    no.type = 'button';
+    no.className = 'confirm-no';
+    no.textContent = button.dataset.confirmNo || 'Cancel';
+    buttons.appendChild(no);
+    buttons.appendChild(yes);
+    dialog.appendChild(text);
+    dialog.appendChild(buttons);
+    document.body.appendChild(dialog);
+    dialog.addEventListener('close', function () { dialog.remove(); button.focus(); });
+    no.addEventListener('click', function () { dialog.close(); });
+    yes.addEventListener('click', function () {
+      confirmed = button;
+      dialog.close();
+      form.requestSubmit(button);
+    });
+    dialog.showModal();
+    no.focus();
+  }
+
   // A form marked data-once sends at most once: a double click must not submit twice.
   document.addEventListener('submit', function (event) {
     var form = event.target;
     var button = event.submitter;
-    if (button && button.dataset.confirm && !window.confirm(button.dataset.confirm)) {
+    if (button && button.dataset.confirm && confirmed !== button) {
       event.preventDefault();
+      askFirst(form, button);
       return;
     }
+    confirmed = null;
     if (!form.hasAttribute('data-once')) {
       return;
     }
