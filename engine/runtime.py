@@ -396,7 +396,9 @@ def _step_event(session: Session, instance: Instance, type_: str, actor: str,
 def get_task_row(session: Session, task_id: str, actor: Actor) -> Task:
     """The open task, if the actor may see it; NotFound otherwise (no existence leak)."""
     row = session.get(Task, task_id, populate_existing=True)
-    if row is None or not can_see_task(row, actor):
+    if row is None or not (can_see_task(row, actor) or (
+            actor.may_see(row.classification)
+            and authority.stands_in(session, row, actor.username))):
         if row is None and _was_task(session, task_id, actor):
             raise Conflict("this task is no longer open: someone has already completed it "
                            "or the case moved on")
@@ -442,7 +444,7 @@ def claim(session: Session, task_id: str, actor: Actor) -> Task:
     instance, row = _open_task(session, task_id, actor)
     if row.assignee == actor.username:
         return row
-    if row.assignee is not None:
+    if row.assignee is not None and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is already claimed by {row.assignee}")
     authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username))
     row.assignee, row.claimed_at = actor.username, clock.now()
@@ -528,7 +530,8 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
              ) -> Instance:
     """Complete a user task with form data; a group task is claimed on the way."""
     instance, row = _open_task(session, task_id, actor)
-    if row.assignee not in (None, actor.username) and not actor.is_admin:
+    if row.assignee not in (None, actor.username) and not actor.is_admin \
+            and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is claimed by {row.assignee}")
     schema = task_form(session, instance, row)
     clean = forms.validate(schema, data or {})

@@ -256,6 +256,7 @@ def complete(task_id: str) -> Any:
         return jsonify(instance_json(instance))
 
 
+from . import api_delegations as _api_delegations  # noqa: E402,F401  (委托 routes on bp)
 from . import api_documents as _api_documents  # noqa: E402,F401  (document routes on bp)
 from . import api_links as _api_links  # noqa: E402,F401  (linked-case routes on bp)
 from . import api_reports as _api_reports  # noqa: E402,F401  (report routes on bp)
