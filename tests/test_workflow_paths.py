@@ -300,6 +300,10 @@ def test_archiving_alone(parser: DocrouteParser, classified: bool) -> None:
 
 # --- incoming ----------------------------------------------------------------------------
 
+# What org_instructing_leader answers for a document from the city government.
+INSTRUCTED = {"leader": "chenming", "level": "principal", "reason": "上级机关来文由主要领导批示"}
+
+
 def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
     case.complete("sign_for", {"received_at": "2026-03-02T09:30:00+08:00",
                                "source_org": "深圳市人民政府",
@@ -311,16 +315,19 @@ def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
     case.complete("initial_check", {"check_result": "accept"})
     propose = {"proposed_handling": "建议请王芳同志阅示，应急管理局牵头办理。",
                "handling_mode": "act", "deadline": "2026-03-13",
+               "lead_department": "emergency_management",
                "instruction_group": "supervising_leaders"}
     case.complete("propose", propose)
+    # 批示 goes to the one leader the organisation names (engine.orgchart), not a group.
+    assert case.assignment(case.ready()[0])[:2] == ("chenming", [])
+    assert case.scope.results[-1]["service"] == "org_instructing_leader"
+    assert case.scope.results[-1]["params"] == {"unit": "emergency_management"}
     if send_back:
-        task = case.ready()[0]
-        assert case.assignment(task)[1] == ["supervising_leaders"]
         case.complete("instruct", {"instruction": "请补充往年办理情况", "handling_mode": "act",
                                    "deadline": "2026-03-13", "decision": "return"})
         assert case.ready_ids() == ["propose"]
         case.complete("propose", {**propose, "instruction_group": "principal_leaders"})
-        assert case.assignment(case.ready()[0])[1] == ["principal_leaders"]
+        assert case.assignment(case.ready()[0])[:2] == ("chenming", [])
 
 
 def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
@@ -341,7 +348,8 @@ def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
 
 def test_incoming_for_reading(parser: DocrouteParser) -> None:
     case = Case(parser, "incoming_document",
-                recorded=["深鹏办收〔2026〕8号", "1001-WS·2026-D10-ZHB-0007"])
+                recorded=["深鹏办收〔2026〕8号", INSTRUCTED, INSTRUCTED,
+                          "1001-WS·2026-D10-ZHB-0007"])
     incoming_to_instruction(case, send_back=True)
     case.complete("instruct", {"instruction": "请林海、王芳、陈明同志阅。", "handling_mode": "read",
                                "deadline": "2026-03-06", "decision": "approve"})
@@ -365,7 +373,7 @@ def test_incoming_for_reading(parser: DocrouteParser) -> None:
 @pytest.mark.parametrize("co_departments", [[], ["urban_management", "housing_construction"]])
 def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) -> None:
     case = Case(parser, "incoming_document",
-                recorded=["深鹏办收〔2026〕8号", "1001-WS·2026-D30-ZHB-0008"])
+                recorded=["深鹏办收〔2026〕8号", INSTRUCTED, "1001-WS·2026-D30-ZHB-0008"])
     incoming_to_instruction(case)
     case.complete("instruct", {"instruction": "请应急管理局牵头抓好落实。", "handling_mode": "act",
                                "deadline": "2026-03-13", "decision": "approve"})
