@@ -273,6 +273,8 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     definition = definitions.latest(session, key)
     if definition is None or definitions.is_decision(definition):
         raise NotFound(f"no deployed process with key {key!r}")
+    # A document the actor may not see is unknown to them (404) before anything else.
+    document = _document_for(session, actor, document_id)
     if not may_start(definition, actor):
         raise NotAllowed(f"you may not start {definition.name}")
     form_key = start_form_key(session, definition)
@@ -285,7 +287,6 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     else:
         data = _plain_data(data)
     classification.check_submitted(actor, data)
-    document = _document_for(session, actor, document_id)
     now = clock.now()
     instance = Instance(
         definition_id=definition.id, definition=definition, document_id=document_id,
