@@ -677,11 +677,15 @@ def test_a_bureau_handler_cannot_start_an_office_process(office: Office, key: st
     office.start(starter, key)
 
 
-def test_a_case_started_with_a_classification_takes_it(office: Office) -> None:
-    case_id = office.start("mali", "archiving", {"classification": "confidential"})
+@pytest.mark.parametrize(("key", "starter"), [
+    ("archiving", "mali"), ("supervision", "huangmin"), ("disclosure_request", "zhangli"),
+    ("suggestion_proposal", "huangmin")])
+def test_a_case_started_with_a_classification_takes_it(office: Office, key: str,
+                                                       starter: str) -> None:
+    case_id = office.start(starter, key, {"classification": "confidential"})
     with office.app.session() as s:
         instance = s.get(Instance, case_id)
         assert instance is not None
         assert instance.classification == identity.clearance_level("confidential")
     assert office.call("liuyang", "GET", f"/instances/{case_id}").status_code == 404
-    assert office.call("mali", "GET", f"/instances/{case_id}").status_code == 200
+    assert office.call(starter, "GET", f"/instances/{case_id}").status_code == 200

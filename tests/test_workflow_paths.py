@@ -525,6 +525,46 @@ def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
     assert [r["service"] for r in case.scope.results].count("allocate_number") == 1
 
 
+def test_outgoing_joint_document_signed_by_each_co_issuer(parser: DocrouteParser) -> None:
+    joint = {"general_office": "linhai", "party_affairs": "linhai"}
+    case = Case(parser, "outgoing_document",
+                recorded=[SUPERVISED, joint, SUPERVISED, joint, "深鹏办〔2026〕13号",
+                          "用印〔2026〕8号", "DP01-WS·2026-D30-ZHB-0003"])
+    draft = {**DRAFT, "joint_issuers": ["general_office", "party_affairs"]}
+    case.complete("draft", draft)
+    case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
+    case.complete("office_review", {"review_opinion": "同意", "decision": "approve"})
+    case.complete("leader_review", {"leader_opinion": "同意", "decision": "approve"})
+    case.complete("sign_supervising", {"signed_on": "2026-03-04", "decision": "approve"})
+    # One sign-off per co-issuing unit, each by the person the organisation names.
+    assert case.ready_ids() == ["joint_sign", "joint_sign"]
+    assert [case.assignment(t)[:2] for t in case.ready()] == [("linhai", [])] * 2
+    assert case.scope.results[-1]["params"] == {"units": ["general_office", "party_affairs"]}
+    case.complete("joint_sign", {"joint_decision": "agree"})
+    case.complete("joint_sign", {"joint_decision": "disagree"})
+    assert case.ready_ids() == ["draft"]  # a co-issuer refused: back for coordination
+    case.complete("draft", draft)
+    case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
+    case.complete("office_review", {"review_opinion": "同意", "decision": "approve"})
+    case.complete("leader_review", {"leader_opinion": "同意", "decision": "approve"})
+    case.complete("sign_supervising", {"signed_on": "2026-03-05", "decision": "approve"})
+    case.complete("joint_sign", {"joint_decision": "agree"})
+    assert "doc_number" not in case.data()  # numbering waits for every co-issuer
+    case.complete("joint_sign", {"joint_decision": "agree"})
+    assert case.data()["joint_decisions"] == {"general_office": "agree",
+                                              "party_affairs": "agree"}
+    assert case.ready_ids() == ["recheck"]
+    case.complete("recheck", {"recheck_opinion": "无误", "substantive_change": False})
+    assert case.data()["doc_number"] == "深鹏办〔2026〕13号"
+    case.complete("typeset", {"issued_on": "2026-03-05", "printed_on": "2026-03-05", "copies": 30})
+    outgoing_seal(case)
+    case.complete("distribute", {"distribution_method": "exchange", "publication": "public",
+                                 "distributed_on": "2026-03-05"})
+    run_archiving(case)
+    assert case.finished()
+    assert case.services_left() == []
+
+
 # --- seal use on its own ------------------------------------------------------------------
 
 SEAL_REQUEST = {"seal": "general_office", "purpose": "出具工作证明",
