@@ -148,10 +148,12 @@ def instructing_for(session: Session, fields: dict[str, Any], proposer: str = ""
                                           "matter")
 
 
-def joint_signer(session: Session, unit: str) -> str:
+def joint_signer(session: Session, unit: str, drafter: str = "") -> str:
     """Who signs for a co-issuing unit of a joint document (联合发文): its head, else the
-    leader in charge of it, else the principal leader."""
-    found = unit_head(session, unit) or unit_leader(session, unit) or principal_leader(session)
+    leader in charge of it, else the principal leader; never the drafter (who may not
+    sign his own draft), so the next in that order signs instead."""
+    order = (unit_head(session, unit), unit_leader(session, unit), principal_leader(session))
+    found = next((who for who in order if who and who != drafter), None)
     if not found:
         raise DocrouteError("the organisation has no principal leader; an administrator "
                             "sets one on the organisation page")
@@ -392,6 +394,8 @@ def org_instructing_leader(call: ServiceCall) -> dict[str, Any]:
 
 @operator("org_joint_signers")
 def org_joint_signers(call: ServiceCall) -> dict[str, str]:
-    """``{unit: signer}`` for each co-issuing unit (parameter ``units``, 联合发文)."""
-    return {str(unit): joint_signer(call.session, str(unit))
+    """``{unit: signer}`` for each co-issuing unit (parameter ``units``, 联合发文); the
+    parameter ``drafter`` is never named."""
+    drafter = str(call.params.get("drafter") or "")
+    return {str(unit): joint_signer(call.session, str(unit), drafter)
             for unit in call.params.get("units") or []}

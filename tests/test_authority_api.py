@@ -642,6 +642,15 @@ def test_a_co_issuer_that_refuses_sends_the_draft_back(office: Office) -> None:
     assert office.open_specs(case_id) == ["draft"]
 
 
+def test_a_co_issuer_is_never_signed_for_by_the_drafter(office: Office) -> None:
+    with office.app.session() as s:
+        assert orgchart.joint_signer(s, "general_office") == "linhai"  # its head
+        assert orgchart.joint_signer(s, "social_affairs") == "linhai"  # no head: in charge
+        # 林海 drafted: the next in line (the principal leader) signs for his units.
+        assert orgchart.joint_signer(s, "general_office", drafter="linhai") == "chenming"
+        assert orgchart.joint_signer(s, "social_affairs", drafter="linhai") == "chenming"
+
+
 # --- 11. the drafter cannot countersign for his own unit ---------------------------------------
 
 

@@ -539,7 +539,8 @@ def test_outgoing_joint_document_signed_by_each_co_issuer(parser: DocrouteParser
     # One sign-off per co-issuing unit, each by the person the organisation names.
     assert case.ready_ids() == ["joint_sign", "joint_sign"]
     assert [case.assignment(t)[:2] for t in case.ready()] == [("linhai", [])] * 2
-    assert case.scope.results[-1]["params"] == {"units": ["general_office", "party_affairs"]}
+    assert case.scope.results[-1]["params"] == {"units": ["general_office", "party_affairs"],
+                                                "drafter": "zhaolei"}
     case.complete("joint_sign", {"joint_decision": "agree"})
     case.complete("joint_sign", {"joint_decision": "disagree"})
     assert case.ready_ids() == ["draft"]  # a co-issuer refused: back for coordination
