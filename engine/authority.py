@@ -189,8 +189,8 @@ def holders(session: Session, instance: Instance, row: Task) -> list[User]:
 # --- 委托: who may be a delegate ------------------------------------------------------------
 
 
-def _roles(user: User) -> set[str]:
-    return {g.key for g in user.groups if g.active and g.kind == "role"}
+def _groups(user: User, kind: str) -> set[str]:
+    return {g.key for g in user.groups if g.active and g.kind == kind}
 
 
 def _is_leader(session: Session, username: str) -> bool:
@@ -199,8 +199,9 @@ def _is_leader(session: Session, username: str) -> bool:
 
 def peer_refusal(session: Session, absent: User, delegate: User) -> str | None:
     """Whether ``delegate`` can stand in for ``absent`` at all: office staff, and a leader
-    for a leader (a leader's authority passes only to another leader), else someone
-    sharing one of the absent person's roles (a records clerk for a records clerk)."""
+    for a leader (a leader's authority passes only to another leader), else a colleague of
+    the same unit or the same role (a records clerk's work to another General Office
+    colleague, not to a handler of a bureau)."""
     if delegate.username == absent.username:
         return "委托需要两个不同的人 / a delegation needs two different people"
     if not delegate.active or not any(g.active for g in delegate.groups):
@@ -211,10 +212,13 @@ def peer_refusal(session: Session, absent: User, delegate: User) -> str | None:
             return (f"{absent.name} 是领导，只能委托其他领导 / {absent.name} is a leader: only "
                     f"another leader may stand in, not {delegate.name}")
         return None
-    roles = _roles(absent)
-    if roles and not roles & _roles(delegate):
-        return (f"{delegate.name} 不担任 {absent.name} 的岗位，不能受托 / {delegate.name} holds "
-                f"none of {absent.name}'s roles ({', '.join(sorted(roles))})")
+    if _is_leader(session, delegate.username):
+        return (f"{delegate.name} 是领导，不能受托办理 {absent.name} 的工作 / {delegate.name} is "
+                f"a leader and does not stand in for {absent.name}")
+    if not any(_groups(absent, kind) & _groups(delegate, kind)
+               for kind in ("department", "role")):
+        return (f"{delegate.name} 与 {absent.name} 既不同单位也不同岗位，不能受托 / "
+                f"{delegate.name} shares neither a unit nor a role with {absent.name}")
     return None
 
 

@@ -578,10 +578,14 @@ def test_a_delegate_must_be_someone_who_may_hold_those_tasks(office: Office) -> 
         "to": "zhangli", **_period(), "reason": "休假"})
     assert clerk.status_code == 403
     assert "only another leader" in clerk.get_json()["error"]
-    # A records clerk's work passes to someone holding her role, not to the archivist.
-    archivist = office.call("zhangli", "POST", "/delegations", {
-        "to": "mali", **_period(), "reason": "休假"})
-    assert archivist.status_code == 403
+    # A records clerk's work passes to a colleague of her unit or role, not to a bureau.
+    handler = office.call("zhangli", "POST", "/delegations", {
+        "to": "liuyang", **_period(), "reason": "休假"})
+    assert handler.status_code == 403
+    assert "neither a unit nor a role" in handler.get_json()["error"]
+    colleague = office.call("zhangli", "POST", "/delegations", {
+        "to": "dengyu", **_period(), "reason": "休假"})
+    assert colleague.status_code == 201
     # Separation of duties holds for the delegate: 林海 proposed, so he cannot take
     # 王芳's 批示 of that document.
     _incoming_to_distribution(office, proposer="linhai")
@@ -594,7 +598,8 @@ def test_a_delegate_must_be_someone_who_may_hold_those_tasks(office: Office) -> 
     assert unknown.status_code == 400
     assert "no_such_process" in unknown.get_json()["error"]
     with office.app.session() as s:
-        assert s.scalar(select(Event).where(Event.type == "delegation_added")) is None
+        added = s.scalars(select(Event).where(Event.type == "delegation_added")).all()
+    assert [e.actor for e in added] == ["zhangli"]  # only the colleague's was recorded
 
 
 # --- 10. joint documents: each co-issuer's leader signs before numbering -----------------------

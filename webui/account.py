@@ -89,7 +89,9 @@ def _delegation_view(username: str) -> dict[str, Any]:
                       for u in authority.delegates(s, me)]
         rows = orgchart.delegations_of(s, username)
         names = {u.username: u.name for u in identity.list_users(s)}
-        return {"candidates": candidates, "names": names,
+        # Administrators and auditors hold no tasks, so have nothing to delegate.
+        staff = any(group.active for group in me.groups)
+        return {"candidates": candidates if staff else [], "staff": staff, "names": names,
                 "processes": [(d.key, d.name) for d in definitions.list_latest(s)],
                 "delegations": [{"id": d.id, "from_user": d.from_user, "to_user": d.to_user,
                                  "starts_on": d.starts_on, "ends_on": d.ends_on,
