@@ -212,9 +212,6 @@ def peer_refusal(session: Session, absent: User, delegate: User) -> str | None:
             return (f"{absent.name} 是领导，只能委托其他领导 / {absent.name} is a leader: only "
                     f"another leader may stand in, not {delegate.name}")
         return None
-    if _is_leader(session, delegate.username):
-        return (f"{delegate.name} 是领导，不能受托办理 {absent.name} 的工作 / {delegate.name} is "
-                f"a leader and does not stand in for {absent.name}")
     if not any(_groups(absent, kind) & _groups(delegate, kind)
                for kind in ("department", "role")):
         return (f"{delegate.name} 与 {absent.name} 既不同单位也不同岗位，不能受托 / "
