@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import URL, create_engine, make_url, select, text
 
 from engine import Docroute, NotAllowed, Settings, clock, demo, runtime
-from engine.models import Event, Task
+from engine.models import Event, Instance, Task
 from engine.org import identity, orgchart
 
 DRAFT = {"title": "关于做好国庆期间游客安全工作的通知", "doc_type": "通知",
@@ -250,18 +250,21 @@ def test_a_delegation_during_leave_lets_the_deputy_sign(office: Office) -> None:
 
 
 def _incoming_to_distribution(office: Office, *, classification: str = "none",
-                              proposer: str = "zhouqiang", mode: str = "read") -> int:
+                              proposer: str = "zhouqiang", mode: str = "read",
+                              lead: str = "emergency_management",
+                              group: str = "supervising_leaders",
+                              source: str = "深圳市应急管理局") -> int:
     case_id = office.start("zhangli", "incoming_document")
     office.do("zhangli", case_id, "sign_for", {
-        "received_at": "2026-03-02T09:30:00+08:00", "source_org": "深圳市应急管理局",
+        "received_at": "2026-03-02T09:30:00+08:00", "source_org": source,
         "copies": 1, "urgency": "", "classification": classification})
     office.do("zhangli", case_id, "register", {
         "title": "关于开展安全生产大检查的通知", "doc_type": "通知",
-        "source_org": "深圳市应急管理局", "issued_on": "2026-02-27"})
+        "source_org": source, "issued_on": "2026-02-27"})
     office.do("zhangli", case_id, "initial_check", {"check_result": "accept"})
     office.do(proposer, case_id, "propose", {
         "proposed_handling": "请王芳同志阅示", "handling_mode": mode,
-        "deadline": "2026-03-20", "instruction_group": "supervising_leaders"})
+        "deadline": "2026-03-20", "lead_department": lead, "instruction_group": group})
     return case_id
 
 
@@ -302,7 +305,15 @@ def test_a_section_head_cannot_review_his_own_draft(office: Office) -> None:
 
 
 def test_the_director_cannot_instruct_on_his_own_proposal(office: Office) -> None:
+    # 林海 stands in for 王芳 during her leave, then proposes the handling of a matter in
+    # her portfolio: the 批示 is hers, and he still may not do it (separation of duties).
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    with office.app.session() as s:
+        wangfang = identity.Actor.of(identity.get_user(s, "wangfang"))
+        orgchart.add_delegation(s, wangfang, "wangfang", "linhai", starts_on=today,
+                                ends_on=today, reason="休假")
     case_id = _incoming_to_distribution(office, proposer="linhai")
+    assert office.task(case_id, "instruct").assignee == "wangfang"
     response = office.complete("linhai", case_id, "instruct", {
         "instruction": "同意", "handling_mode": "read", "deadline": "2026-03-20",
         "decision": "approve"})
@@ -464,3 +475,232 @@ def test_a_case_without_a_document_takes_the_classification_signed_for(office: O
     assert status.status_code == 404  # a handler without clearance no longer sees it
     task = office.task(case_id, "register")
     assert task.classification == identity.clearance_level("confidential")
+
+
+# --- 8. 批示 goes to the leader in charge of the matter ----------------------------------------
+
+
+INSTRUCTION = {"instruction": "请阅", "handling_mode": "read", "deadline": "2026-03-20",
+               "decision": "approve"}
+
+
+def test_the_instruction_goes_to_the_leader_in_charge_of_the_matter(office: Office) -> None:
+    # 社会事务局 is in 林海's portfolio: he instructs, not every supervising leader.
+    case_id = _incoming_to_distribution(office, lead="social_affairs")
+    task = office.task(case_id, "instruct")
+    assert task.assignee == "linhai" and not task.candidate_groups
+    # Not hers: she cannot claim or complete it (it is not even in her view).
+    assert office.call("wangfang", "POST", f"/tasks/{task.id}/claim").status_code == 404
+    assert office.complete("wangfang", case_id, "instruct", INSTRUCTION).status_code == 404
+    assert office.task(case_id, "instruct").assignee == "linhai"
+    office.do("linhai", case_id, "instruct", INSTRUCTION)
+    assert office.open_specs(case_id) == ["distribute_read"]
+    # 应急管理局 is in 王芳's portfolio.
+    other = _incoming_to_distribution(office, lead="emergency_management")
+    assert office.task(other, "instruct").assignee == "wangfang"
+
+
+def test_the_principal_leader_instructs_when_the_matter_needs_it(office: Office) -> None:
+    proposed = _incoming_to_distribution(office, group="principal_leaders")
+    assert office.task(proposed, "instruct").assignee == "chenming"
+    assert office.complete("wangfang", proposed, "instruct", INSTRUCTION).status_code == 404
+    # A document from the city government goes to the principal leader whatever 拟办 chose.
+    from_above = _incoming_to_distribution(office, source="深圳市人民政府")
+    assert office.task(from_above, "instruct").assignee == "chenming"
+    # The leader in charge proposed the handling himself: the principal leader instructs.
+    own = _incoming_to_distribution(office, proposer="linhai", lead="social_affairs")
+    assert office.task(own, "instruct").assignee == "chenming"
+
+
+def test_another_leader_instructs_only_under_a_delegation(office: Office) -> None:
+    case_id = _incoming_to_distribution(office)
+    assert office.complete("linhai", case_id, "instruct", INSTRUCTION).status_code == 404
+    today = clock.now().astimezone(clock.OFFICE_TZ).date().isoformat()
+    recorded = office.call("wangfang", "POST", "/delegations", {
+        "to": "linhai", "starts_on": today, "ends_on": today,
+        "scope": ["incoming_document"], "reason": "王芳出差"})
+    assert recorded.status_code == 201, recorded.get_json()
+    # Standing in for her, he finds it in his inbox and completes it.
+    listed = office.call("linhai", "GET", "/tasks").get_json()
+    assert any(t["id"] == office.task(case_id, "instruct").id for t in listed)
+    office.do("linhai", case_id, "instruct", INSTRUCTION)
+    with office.app.session() as s:
+        done = s.scalars(select(Event).where(Event.instance_id == case_id,
+                                             Event.type == "completed")).all()[-1]
+    assert done.actor == "linhai"
+
+
+# --- 9. staff record their own 委托 -----------------------------------------------------------
+
+
+def _period() -> dict[str, str]:
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    return {"starts_on": today.isoformat(), "ends_on": today.isoformat()}
+
+
+def test_a_leader_records_ends_and_lists_her_own_delegation(office: Office) -> None:
+    case_id = office.outgoing_to_signing()
+    recorded = office.call("wangfang", "POST", "/delegations", {
+        "to": "linhai", **_period(), "scope": ["outgoing_document"], "reason": "休假"})
+    assert recorded.status_code == 201, recorded.get_json()
+    delegation = recorded.get_json()
+    assert delegation["from"] == "wangfang" and delegation["created_by"] == "wangfang"
+    listed = office.call("linhai", "GET", "/delegations").get_json()
+    assert [d["id"] for d in listed] == [delegation["id"]]
+    assert office.call("zhangli", "GET", "/delegations").get_json() == []
+    # Only the person who gave it (or an administrator) ends it.
+    stranger = office.call("linhai", "POST", f"/delegations/{delegation['id']}/end",
+                           {"reason": "不需要"})
+    assert stranger.status_code == 403
+    ended = office.call("wangfang", "POST", f"/delegations/{delegation['id']}/end",
+                        {"reason": "提前返岗"})
+    assert ended.status_code == 200 and ended.get_json()["ended_at"]
+    # Ended early: the delegate no longer signs for her.
+    refused = office.complete("linhai", case_id, "sign_supervising",
+                              {"signoff_opinion": "同意", "decision": "approve"})
+    assert refused.status_code == 404
+    with office.app.session() as s:
+        events = [(e.type, e.actor) for e in s.scalars(select(Event).where(
+            Event.type.in_(["delegation_added", "delegation_revoked"])).order_by(Event.id))]
+    assert events == [("delegation_added", "wangfang"), ("delegation_revoked", "wangfang")]
+
+
+def test_nobody_records_a_delegation_in_someone_elses_name(office: Office) -> None:
+    response = office.call("zhouqiang", "POST", "/delegations", {
+        "from": "wangfang", "to": "linhai", **_period(), "reason": "代为登记"})
+    assert response.status_code == 403
+    assert office.call("admin", "GET", "/delegations").get_json() == []
+
+
+def test_a_delegate_must_be_someone_who_may_hold_those_tasks(office: Office) -> None:
+    office.outgoing_to_signing()
+    # A leader's sign-off passes only to another leader, never to the records clerk.
+    clerk = office.call("wangfang", "POST", "/delegations", {
+        "to": "zhangli", **_period(), "reason": "休假"})
+    assert clerk.status_code == 403
+    assert "only another leader" in clerk.get_json()["error"]
+    # A records clerk's work passes to a colleague of her unit or role, not to a bureau.
+    handler = office.call("zhangli", "POST", "/delegations", {
+        "to": "liuyang", **_period(), "reason": "休假"})
+    assert handler.status_code == 403
+    assert "neither a unit nor a role" in handler.get_json()["error"]
+    colleague = office.call("zhangli", "POST", "/delegations", {
+        "to": "dengyu", **_period(), "reason": "休假"})
+    assert colleague.status_code == 201
+    # Separation of duties holds for the delegate: 林海 proposed, so he cannot take
+    # 王芳's 批示 of that document.
+    _incoming_to_distribution(office, proposer="linhai")
+    barred = office.call("wangfang", "POST", "/delegations", {
+        "to": "linhai", **_period(), "scope": ["incoming_document"], "reason": "休假"})
+    assert barred.status_code == 403
+    assert "separation of duties" in barred.get_json()["error"]
+    unknown = office.call("wangfang", "POST", "/delegations", {
+        "to": "linhai", **_period(), "scope": ["no_such_process"], "reason": "休假"})
+    assert unknown.status_code == 400
+    assert "no_such_process" in unknown.get_json()["error"]
+    with office.app.session() as s:
+        added = s.scalars(select(Event).where(Event.type == "delegation_added")).all()
+    assert [e.actor for e in added] == ["zhangli"]  # only the colleague's was recorded
+
+
+# --- 10. joint documents: each co-issuer's leader signs before numbering -----------------------
+
+
+def test_each_co_issuer_signs_before_numbering(office: Office) -> None:
+    case_id = office.outgoing_to_signing(joint_issuers=["general_office", "social_affairs"])
+    office.do("wangfang", case_id, "sign_supervising",
+              {"signoff_opinion": "同意", "decision": "approve"})
+    with office.app.session() as s:
+        joint = {t.assignee for t in s.scalars(select(Task).where(
+            Task.instance_id == case_id)) if t.spec.startswith("joint_sign")}
+    # 综合办公室's head (林海) and 社会事务局's leader in charge (林海, no head): one each.
+    assert office.open_specs(case_id) == ["joint_sign [child]", "joint_sign [child]"]
+    assert joint == {"linhai"}
+    refused = office.complete("wangfang", case_id, "joint_sign",
+                              {"signoff_opinion": "同意", "joint_decision": "agree"})
+    assert refused.status_code == 404
+    office.do("linhai", case_id, "joint_sign", {"signoff_opinion": "同意",
+                                                "joint_decision": "agree"})
+    assert office.open_specs(case_id) == ["joint_sign [child]"]
+    assert not _numbered(office, case_id)
+    office.do("linhai", case_id, "joint_sign", {"signoff_opinion": "同意",
+                                                "joint_decision": "agree"})
+    assert office.open_specs(case_id) == ["recheck"]
+    office.do("wujing", case_id, "recheck", {"recheck_opinion": "无误",
+                                             "substantive_change": False})
+    assert _numbered(office, case_id)
+
+
+def _numbered(office: Office, case_id: int) -> bool:
+    """Whether the case has passed 编号登记 (its number is allocated by a service call)."""
+    with office.app.session() as s:
+        return any('"allocate_number"' in e.payload for e in s.scalars(
+            select(Event).where(Event.instance_id == case_id)))
+
+
+def test_a_co_issuer_that_refuses_sends_the_draft_back(office: Office) -> None:
+    case_id = office.outgoing_to_signing(joint_issuers=["general_office"])
+    office.do("wangfang", case_id, "sign_supervising",
+              {"signoff_opinion": "同意", "decision": "approve"})
+    assert office.task(case_id, "joint_sign").assignee == "linhai"
+    office.do("linhai", case_id, "joint_sign", {"signoff_opinion": "职责不符，不同意联合发文",
+                                                "joint_decision": "disagree"})
+    assert office.open_specs(case_id) == ["draft"]
+
+
+def test_a_co_issuer_is_never_signed_for_by_the_drafter(office: Office) -> None:
+    with office.app.session() as s:
+        assert orgchart.joint_signer(s, "general_office") == "linhai"  # its head
+        assert orgchart.joint_signer(s, "social_affairs") == "linhai"  # no head: in charge
+        # 林海 drafted: the next in line (the principal leader) signs for his units.
+        assert orgchart.joint_signer(s, "general_office", drafter="linhai") == "chenming"
+        assert orgchart.joint_signer(s, "social_affairs", drafter="linhai") == "chenming"
+
+
+# --- 11. the drafter cannot countersign for his own unit ---------------------------------------
+
+
+def test_the_drafter_cannot_countersign_for_his_own_unit(office: Office) -> None:
+    case_id = office.start("liuyang", "outgoing_document")
+    office.do("liuyang", case_id, "draft",
+              {**DRAFT, "cosign_departments": ["emergency_management", "urban_management"]})
+    office.do("zhouqiang", case_id, "section_review",
+              {"section_opinion": "同意", "decision": "approve"})
+    with office.app.session() as s:
+        own = next(t for t in s.scalars(select(Task).where(Task.instance_id == case_id))
+                   if "emergency_management" in (t.candidate_groups or []))
+        s.expunge(own)
+    refused = office.call("liuyang", "POST", f"/tasks/{own.id}/complete", {"data": {
+        "cosign_opinion": "同意", "cosign_decision": "agree"}})
+    assert refused.status_code == 403
+    assert "separation of duties" in refused.get_json()["error"]
+    assert office.open_specs(case_id) == ["cosign [child]", "cosign [child]"]
+
+
+# --- 12. who may start the other processes ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "starter"), [
+    ("suggestion_proposal", "huangmin"), ("supervision", "huangmin"),
+    ("disclosure_request", "guoyan"), ("archiving", "mali")])
+def test_a_bureau_handler_cannot_start_an_office_process(office: Office, key: str,
+                                                         starter: str) -> None:
+    refused = office.call("liuyang", "POST", f"/definitions/{key}/instances", {"data": {}})
+    assert refused.status_code == 403
+    listed = {d["key"] for d in office.call("liuyang", "GET", "/definitions").get_json()}
+    assert key not in listed
+    office.start(starter, key)
+
+
+@pytest.mark.parametrize(("key", "starter"), [
+    ("archiving", "mali"), ("supervision", "huangmin"), ("disclosure_request", "zhangli"),
+    ("suggestion_proposal", "huangmin")])
+def test_a_case_started_with_a_classification_takes_it(office: Office, key: str,
+                                                       starter: str) -> None:
+    case_id = office.start(starter, key, {"classification": "confidential"})
+    with office.app.session() as s:
+        instance = s.get(Instance, case_id)
+        assert instance is not None
+        assert instance.classification == identity.clearance_level("confidential")
+    assert office.call("liuyang", "GET", f"/instances/{case_id}").status_code == 404
+    assert office.call(starter, "GET", f"/instances/{case_id}").status_code == 200

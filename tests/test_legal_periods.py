@@ -379,10 +379,11 @@ def test_incoming_time_limit_by_urgency_then_the_instruction(
     step(office, case, "initial_check", {"check_result": "accept"})
     step(office, case, "propose", {"proposed_handling": "请应急管理局办理", "handling_mode": "act",
                                    "deadline": "2026-10-09",
+                                   "lead_department": "emergency_management",
                                    "instruction_group": "supervising_leaders"})
     step(office, case, "instruct", {"instruction": "请应急管理局牵头", "handling_mode": "act",
                                     "deadline": "2026-10-10", "decision": "approve"},
-         who="wangfang")
+         who="chenming")  # from the city government: the principal leader instructs
     step(office, case, "distribute_act", {"lead_department": "emergency_management",
                                           "co_departments": []})
     with office.session() as s:

@@ -222,9 +222,11 @@ def test_journey_to_instruction_with_opinions_and_send_back(app: Flask) -> None:
     leader = login(app, "linhai")
     response = complete(leader, url, {"proposed_handling": "建议送周强同志阅。",
                                       "handling_mode": "read", "deadline": "2026-03-10",
+                                      "lead_department": "emergency_management",
                                       "instruction_group": "supervising_leaders"})
-    instruct = response.headers["Location"]
-    # Whoever proposed may not also instruct (separation of duties): another leader does.
+    # 批示 goes to the leader in charge of the lead unit (应急管理局: 王芳), not to him.
+    assert response.headers["Location"] == "/"
+    instruct = open_task_url(app, "wangfang", "批示")
     instructor = login(app, "wangfang")
     page = instructor.get(instruct).data.decode()
     assert "建议送周强同志阅。" in page and "林海" in page   # earlier opinion, who
@@ -251,7 +253,8 @@ def test_draft_is_kept_for_its_author(app: Flask, shipped: Docroute) -> None:
 def test_double_submit_and_stale_task_go_back_to_the_inbox(app: Flask) -> None:
     url = run_to_propose(app)
     data = {"proposed_handling": "同意。", "handling_mode": "read",
-            "deadline": "2026-03-10", "instruction_group": "supervising_leaders"}
+            "deadline": "2026-03-10", "lead_department": "emergency_management",
+            "instruction_group": "supervising_leaders"}
     leader = login(app, "linhai")
     assert complete(leader, url, data).status_code == 302
     again = complete(leader, url, data)   # the same button clicked twice

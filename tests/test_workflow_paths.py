@@ -318,6 +318,9 @@ def calls(case: Case, service: str) -> list[dict[str, Any]]:
     return [r["params"] for r in case.scope.results if r["service"] == service]
 
 
+# What org_instructing_leader answers for a document from the city government.
+INSTRUCTED = {"leader": "chenming", "level": "principal", "reason": "上级机关来文由主要领导批示"}
+
 
 def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
     case.complete("sign_for", {"received_at": "2026-03-02T09:30:00+08:00",
@@ -330,16 +333,19 @@ def incoming_to_instruction(case: Case, *, send_back: bool = False) -> None:
     case.complete("initial_check", {"check_result": "accept"})
     propose = {"proposed_handling": "建议请王芳同志阅示，应急管理局牵头办理。",
                "handling_mode": "act", "deadline": "2026-03-13",
+               "lead_department": "emergency_management",
                "instruction_group": "supervising_leaders"}
     case.complete("propose", propose)
+    # 批示 goes to the one leader the organisation names (engine.org.orgchart), not a group.
+    assert case.assignment(case.ready()[0])[:2] == ("chenming", [])
+    assert case.scope.results[-1]["service"] == "org_instructing_leader"
+    assert case.scope.results[-1]["params"] == {"unit": "emergency_management"}
     if send_back:
-        task = case.ready()[0]
-        assert case.assignment(task)[1] == ["supervising_leaders"]
         case.complete("instruct", {"instruction": "请补充往年办理情况", "handling_mode": "act",
                                    "deadline": "2026-03-13", "decision": "return"})
         assert case.ready_ids() == ["propose"]
         case.complete("propose", {**propose, "instruction_group": "principal_leaders"})
-        assert case.assignment(case.ready()[0])[1] == ["principal_leaders"]
+        assert case.assignment(case.ready()[0])[:2] == ("chenming", [])
 
 
 def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
@@ -370,7 +376,8 @@ def test_incoming_returned_to_sender(parser: DocrouteParser) -> None:
 def test_incoming_for_reading(parser: DocrouteParser) -> None:
     case = Case(parser, "incoming_document", recorded=[
         answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
-        answer_clock("2026-03-05", name="handling"), answer_clock("2026-03-06", name="handling"),
+        answer_clock("2026-03-05", name="handling"), INSTRUCTED, INSTRUCTED,
+        answer_clock("2026-03-06", name="handling"),
         answer_clock("2026-03-06", name="handling", status="closed"),
         "1001-WS·2026-D10-ZHB-0007"])
     incoming_to_instruction(case, send_back=True)
@@ -397,7 +404,8 @@ def test_incoming_for_reading(parser: DocrouteParser) -> None:
 def test_incoming_for_action(parser: DocrouteParser, co_departments: list[str]) -> None:
     case = Case(parser, "incoming_document", recorded=[
         answer_clock("2026-03-16", name="handling"), "深鹏办收〔2026〕8号",
-        answer_clock("2026-03-05", name="handling"), answer_clock("2026-03-13", name="handling"),
+        answer_clock("2026-03-05", name="handling"), INSTRUCTED,
+        answer_clock("2026-03-13", name="handling"),
         answer_clock("2026-03-13", name="handling", status="closed"),
         "1001-WS·2026-D30-ZHB-0008"])
     incoming_to_instruction(case)
@@ -561,6 +569,49 @@ def test_outgoing_upward_changed_after_signing(parser: DocrouteParser) -> None:
     run_archiving(case, classified=True)
     assert case.finished()
     assert [r["service"] for r in case.scope.results].count("allocate_number") == 1
+    assert case.services_left() == []
+
+
+def test_outgoing_joint_document_signed_by_each_co_issuer(parser: DocrouteParser) -> None:
+    joint = {"general_office": "linhai", "party_affairs": "linhai"}
+    stage = answer_clock("2026-03-09", name="stage")
+    case = Case(parser, "outgoing_document",
+                recorded=[stage, stage, stage, SUPERVISED, joint, stage, stage, SUPERVISED,
+                          joint, stage, "深鹏办〔2026〕13号", "用印〔2026〕8号", stage,
+                          "DP01-WS·2026-D30-ZHB-0003"])
+    draft = {**DRAFT, "joint_issuers": ["general_office", "party_affairs"]}
+    case.complete("draft", draft)
+    case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
+    case.complete("office_review", {"review_opinion": "同意", "decision": "approve"})
+    case.complete("leader_review", {"leader_opinion": "同意", "decision": "approve"})
+    case.complete("sign_supervising", {"signed_on": "2026-03-04", "decision": "approve"})
+    # One sign-off per co-issuing unit, each by the person the organisation names.
+    assert case.ready_ids() == ["joint_sign", "joint_sign"]
+    assert [case.assignment(t)[:2] for t in case.ready()] == [("linhai", [])] * 2
+    assert case.scope.results[-1]["params"] == {"units": ["general_office", "party_affairs"],
+                                                "drafter": "zhaolei"}
+    case.complete("joint_sign", {"joint_decision": "agree"})
+    case.complete("joint_sign", {"joint_decision": "disagree"})
+    assert case.ready_ids() == ["draft"]  # a co-issuer refused: back for coordination
+    case.complete("draft", draft)
+    case.complete("section_review", {"section_opinion": "同意", "decision": "approve"})
+    case.complete("office_review", {"review_opinion": "同意", "decision": "approve"})
+    case.complete("leader_review", {"leader_opinion": "同意", "decision": "approve"})
+    case.complete("sign_supervising", {"signed_on": "2026-03-05", "decision": "approve"})
+    case.complete("joint_sign", {"joint_decision": "agree"})
+    assert "doc_number" not in case.data()  # numbering waits for every co-issuer
+    case.complete("joint_sign", {"joint_decision": "agree"})
+    assert case.data()["joint_decisions"] == {"general_office": "agree",
+                                              "party_affairs": "agree"}
+    assert case.ready_ids() == ["recheck"]
+    case.complete("recheck", {"recheck_opinion": "无误", "substantive_change": False})
+    assert case.data()["doc_number"] == "深鹏办〔2026〕13号"
+    case.complete("typeset", {"issued_on": "2026-03-05", "printed_on": "2026-03-05", "copies": 30})
+    outgoing_seal(case)
+    case.complete("distribute", {"distribution_method": "exchange", "publication": "public",
+                                 "distributed_on": "2026-03-05"})
+    run_archiving(case)
+    assert case.finished()
     assert case.services_left() == []
 
 

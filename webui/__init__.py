@@ -93,6 +93,7 @@ def _register(app: Flask) -> None:
         admin_targets,
         api,
         api_base,
+        api_delegations,
         api_documents,
         api_links,
         api_reports,
@@ -112,7 +113,7 @@ def _register(app: Flask) -> None:
 
     # Modules that add pages to a shared blueprint (admin_base.bp, api_base.bp).
     _pages = (admin, admin_authority, admin_calendar, admin_cases, admin_forms, admin_org,
-              admin_targets, api, api_documents, api_links, api_reports)
+              admin_targets, api, api_delegations, api_documents, api_links, api_reports)
     if any(page.bp not in (admin_base.bp, api_base.bp) for page in _pages):
         raise RuntimeError("an admin or API page module must use the shared blueprint")
     errors.init_app(app)

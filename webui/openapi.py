@@ -18,6 +18,13 @@ ERRORS = {
     "403": _json(_ref("Error"), "not allowed"),
     "404": _json(_ref("Error"), "not found or not visible to the caller"),
 }
+DELEGATION = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "from": {"type": "string"}, "to": {"type": "string"},
+    "starts_on": {"type": "string", "format": "date"},
+    "ends_on": {"type": "string", "format": "date"},
+    "scope": {"type": "array", "items": {"type": "string"}}, "reason": {"type": "string"},
+    "created_by": {"type": "string"}, "created_at": {"type": "string"},
+    "ended_at": {"type": ["string", "null"]}}}
 TASK_ID = {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}}
 INSTANCE_ID = {"name": "instance_id", "in": "path", "required": True,
                "schema": {"type": "integer"}}
@@ -107,6 +114,35 @@ OPENAPI: dict[str, Any] = {
             "responses": {"200": _json(_ref("Instance"), "the case after the step"),
                           "409": _json(_ref("Error"), "no longer open, or claimed by another"),
                           "422": _json(_ref("FieldErrors"), "invalid data"), **ERRORS}}},
+        # --- 委托 (webui/api_delegations.py) ---
+        "/delegations": {
+            "get": {"summary": "The delegations (委托) you gave or received (administrators: "
+                               "every one)",
+                    "responses": {"200": _json({"type": "array", "items": DELEGATION},
+                                               "ok"), **ERRORS}},
+            "post": {"summary": "Record a delegation for leave: from you (administrators: "
+                                "anyone) to someone who may hold those tasks",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object",
+                                    "required": ["to", "starts_on", "ends_on", "reason"],
+                                    "properties": {
+                                        "from": {"type": "string"},
+                                        "to": {"type": "string"},
+                                        "starts_on": {"type": "string", "format": "date"},
+                                        "ends_on": {"type": "string", "format": "date"},
+                                        "scope": {"type": "array",
+                                                  "items": {"type": "string"}},
+                                        "reason": {"type": "string"}}}}}},
+                     "responses": {"201": _json(DELEGATION, "recorded"), **ERRORS}}},
+        "/delegations/{delegation_id}/end": {"post": {
+            "summary": "End a delegation early (the person who gave it, or an administrator)",
+            "parameters": [{"name": "delegation_id", "in": "path", "required": True,
+                            "schema": {"type": "integer"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["reason"],
+                "properties": {"reason": {"type": "string"}}}}}},
+            "responses": {"200": _json(DELEGATION, "ended"),
+                          "409": _json(_ref("Error"), "already ended"), **ERRORS}}},
         # --- linked cases (webui/api_links.py) ---
         "/instances/{instance_id}/links": {"get": {
             "summary": "Cases linked to this one: a meeting's decisions and their follow-up "

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from engine.definitions import deployment as definitions
 from engine.errors import NotAllowed
-from engine.models import Event, Group, Instance, Task, User
+from engine.models import Event, Group, Instance, Leader, Task, User
 
 from . import orgchart
 
@@ -158,6 +158,13 @@ def _is_candidate(facts: _Facts, user: User) -> bool:
                 & facts.candidates)
 
 
+def stands_in(session: Session, row: Task, username: str) -> bool:
+    """Whether ``username`` holds a 委托 today from the person this task is assigned to,
+    so may see, claim and complete it in their absence (the holder rule still applies)."""
+    return bool(row.assignee) and row.assignee != username and str(row.assignee) in \
+        orgchart.delegators(session, username, row.process_key)
+
+
 def _describe_candidates(row: Task) -> str:
     parts = [row.designated] if row.designated else []
     parts += list(row.candidate_groups or [])
@@ -179,3 +186,71 @@ def holders(session: Session, instance: Instance, row: Task) -> list[User]:
     users = session.scalars(select(User).where(User.active.is_(True))
                             .options(selectinload(User.groups)).order_by(User.username))
     return [u for u in users if _refusal(facts, u) is None]
+
+
+# --- 委托: who may be a delegate ------------------------------------------------------------
+
+
+def _groups(user: User, kind: str) -> set[str]:
+    return {g.key for g in user.groups if g.active and g.kind == kind}
+
+
+def _is_leader(session: Session, username: str) -> bool:
+    return session.get(Leader, username) is not None
+
+
+def peer_refusal(session: Session, absent: User, delegate: User) -> str | None:
+    """Whether ``delegate`` can stand in for ``absent`` at all: office staff, and a leader
+    for a leader (a leader's authority passes only to another leader), else a colleague of
+    the same unit or the same role (a records clerk's work to another General Office
+    colleague, not to a handler of a bureau)."""
+    if delegate.username == absent.username:
+        return "委托需要两个不同的人 / a delegation needs two different people"
+    if not delegate.active or not any(g.active for g in delegate.groups):
+        return (f"{delegate.name} 不是办公人员 / {delegate.name} is not office staff and "
+                "cannot hold tasks")
+    if _is_leader(session, absent.username):
+        if not _is_leader(session, delegate.username):
+            return (f"{absent.name} 是领导，只能委托其他领导 / {absent.name} is a leader: only "
+                    f"another leader may stand in, not {delegate.name}")
+        return None
+    if not any(_groups(absent, kind) & _groups(delegate, kind)
+               for kind in ("department", "role")):
+        return (f"{delegate.name} 与 {absent.name} 既不同单位也不同岗位，不能受托 / "
+                f"{delegate.name} shares neither a unit nor a role with {absent.name}")
+    return None
+
+
+def delegation_refusal(session: Session, absent: User, delegate: User,
+                       scope: Iterable[str]) -> str | None:
+    """Why ``delegate`` may not take ``absent``'s tasks under a 委托 (None: they may).
+
+    The pickers' rule: beyond being a peer (``peer_refusal``), the delegate must be able to
+    hold every open task in scope that the absent person holds or was named for: cleared
+    for its document and not barred by separation of duties (the delegation itself makes
+    them a candidate).
+    """
+    reason = peer_refusal(session, absent, delegate)
+    if reason is not None:
+        return reason
+    keys = set(scope)
+    rows = session.scalars(select(Task).where(
+        (Task.assignee == absent.username) | (Task.designated == absent.username)))
+    for row in rows:
+        if keys and row.process_key not in keys:
+            continue
+        instance = session.get(Instance, row.instance_id)
+        if instance is None:
+            continue
+        reason = refusal(session, instance, row, delegate, succession=True)
+        if reason is not None:
+            return (f"{delegate.name} 不能办理 {absent.name} 的待办“{row.name}”：{reason} / "
+                    f"{delegate.name} may not hold {absent.name}'s open task “{row.name}”")
+    return None
+
+
+def delegates(session: Session, absent: User) -> list[User]:
+    """Who the absent person may choose as a delegate (the account page's picker)."""
+    users = session.scalars(select(User).where(User.active.is_(True))
+                            .options(selectinload(User.groups)).order_by(User.username))
+    return [u for u in users if peer_refusal(session, absent, u) is None]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.definitions import deployment as definitions
 from engine.errors import Conflict, DocrouteError, NotAllowed, NotFound
 from engine.history import chain as history
 from engine.models import Delegation, Group, Issuer, Leader, User
@@ -117,6 +118,51 @@ def signing_for(session: Session, fields: dict[str, Any]) -> Signing:
                                               "the drafting unit")
     return Signing("principal", principal, "起草单位无分管领导 / nobody is in charge of "
                                            "the drafting unit")
+
+
+def instructing_for(session: Session, fields: dict[str, Any], proposer: str = "") -> Signing:
+    """Who instructs (批示) on an incoming document: the leader in charge of the matter.
+
+    The matter is the lead unit named at 拟办 (``lead_department``): its leader in charge
+    instructs. The principal leader does when 拟办 submits it to them (``instruction_group``
+    = ``principal_leaders``), when the document comes from a superior government or party
+    committee (``engine.registry.doctypes.is_superior_government``), when nobody is in charge of the
+    unit, or when the leader in charge is the one who proposed (whoever proposed may not
+    also instruct). ``level`` is ``principal`` or ``unit_leader``.
+    """
+    principal = principal_leader(session)
+    if principal is None:
+        raise DocrouteError("the organisation has no principal leader; an administrator "
+                            "sets one on the organisation page")
+    if fields.get("instruction_group") == "principal_leaders":
+        return Signing("principal", principal, "拟办呈主要领导批示 / submitted to the "
+                                               "principal leader at 拟办")
+    source = str(fields.get("source_org") or "")
+    if doctypes.is_superior_government(source):
+        return Signing("principal", principal, f"上级机关来文由主要领导批示 / a document from "
+                                               f"a superior organ ({source})")
+    unit = str(fields.get("lead_department") or "")
+    leader = unit_leader(session, unit)
+    if not leader:
+        return Signing("principal", principal, "该事项无分管领导 / nobody is in charge of "
+                                               "the unit concerned")
+    if leader == proposer:
+        return Signing("principal", principal, "分管领导已拟办，呈主要领导批示 / the leader "
+                                               "in charge proposed the handling")
+    return Signing("unit_leader", leader, "分管该事项的领导 / the leader in charge of the "
+                                          "matter")
+
+
+def joint_signer(session: Session, unit: str, drafter: str = "") -> str:
+    """Who signs for a co-issuing unit of a joint document (联合发文): its head, else the
+    leader in charge of it, else the principal leader; never the drafter (who may not
+    sign his own draft), so the next in that order signs instead."""
+    order = (unit_head(session, unit), unit_leader(session, unit), principal_leader(session))
+    found = next((who for who in order if who and who != drafter), None)
+    if not found:
+        raise DocrouteError("the organisation has no principal leader; an administrator "
+                            "sets one on the organisation page")
+    return found
 
 
 # --- editing the model (administrators) ---------------------------------------------------------
@@ -233,7 +279,8 @@ def add_delegation(session: Session, actor: Actor, from_user: str, to_user: str,
     """Record a 委托: ``to_user`` may hold ``from_user``'s tasks from ``starts_on`` to
     ``ends_on`` (inclusive), for the listed process keys (none = every process).
 
-    The absent person or an administrator records it; the holder must be staff.
+    The absent person or an administrator records it; the delegate must be someone who
+    may hold those tasks (``authority.delegation_refusal``, the pickers' rule).
     """
     reason = require_reason(reason)
     if not actor.is_admin and actor.username != from_user:
@@ -243,8 +290,18 @@ def add_delegation(session: Session, actor: Actor, from_user: str, to_user: str,
         raise DocrouteError("a delegation needs two different people")
     if ends_on < starts_on:
         raise DocrouteError("the delegation ends before it starts")
-    _active_user(session, from_user, "delegating person")
-    _active_user(session, to_user, "delegate")
+    absent = _active_user(session, from_user, "delegating person")
+    delegate = _active_user(session, to_user, "delegate")
+    scope = [s.strip() for s in scope if s.strip()]
+    unknown = [key for key in scope if definitions.latest(session, key) is None]
+    if unknown:
+        raise DocrouteError(f"no process with key {', '.join(unknown)}; the scope lists "
+                            "process keys such as outgoing_document")
+    from .authority import delegation_refusal  # authority reads 委托 from this module
+
+    refused = delegation_refusal(session, absent, delegate, scope)
+    if refused is not None:
+        raise NotAllowed(refused)
     row = Delegation(from_user=from_user, to_user=to_user, starts_on=starts_on,
                      ends_on=ends_on, scope=sorted({s.strip() for s in scope if s.strip()}),
                      reason=reason, created_by=actor.username, created_at=clock.now())
@@ -276,6 +333,29 @@ def delegations(session: Session) -> list[Delegation]:
     return list(session.scalars(select(Delegation).order_by(Delegation.id.desc())))
 
 
+def delegations_of(session: Session, username: str) -> list[Delegation]:
+    """The 委托 a person gave or received, newest first (their account page)."""
+    return list(session.scalars(select(Delegation).where(
+        (Delegation.from_user == username) | (Delegation.to_user == username))
+        .order_by(Delegation.id.desc())))
+
+
+def standing_in_for(session: Session, username: str) -> dict[str, list[str]]:
+    """Whom this person stands in for today under a 委托: absent person -> process keys
+    (an empty list: every process)."""
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    found: dict[str, list[str]] = {}
+    for row in session.scalars(select(Delegation).where(
+            Delegation.to_user == username, Delegation.revoked_at.is_(None),
+            Delegation.starts_on <= today, Delegation.ends_on >= today)):
+        keys = found.setdefault(row.from_user, list(row.scope or []))
+        if keys and row.scope:
+            keys.extend(k for k in row.scope if k not in keys)
+        else:
+            found[row.from_user] = []  # one delegation without a scope covers everything
+    return found
+
+
 def delegators(session: Session, username: str, process_key: str) -> set[str]:
     """Whose tasks of ``process_key`` this person may hold today under a 委托."""
     today = clock.now().astimezone(clock.OFFICE_TZ).date()
@@ -302,3 +382,25 @@ def org_authority(call: ServiceCall) -> dict[str, Any]:
             "unit_leader": unit_leader(call.session, unit) or principal,
             "principal": principal, "signer": signing.signer,
             "signer_level": signing.level, "reason": signing.reason}
+
+
+@operator("org_instructing_leader")
+def org_instructing_leader(call: ServiceCall) -> dict[str, Any]:
+    """``{"leader", "level", "reason"}``: who instructs (批示) on an incoming document.
+
+    Parameter ``unit``: the lead unit named at 拟办; instruction_group and source_org come
+    from the task data; the proposer
+    is whoever completed 拟办 (the step that reached this service task).
+    """
+    fields = {**call.data, "lead_department": call.params.get("unit") or ""}
+    found = instructing_for(call.session, fields, call.actor)
+    return {"leader": found.signer, "level": found.level, "reason": found.reason}
+
+
+@operator("org_joint_signers")
+def org_joint_signers(call: ServiceCall) -> dict[str, str]:
+    """``{unit: signer}`` for each co-issuing unit (parameter ``units``, 联合发文); the
+    parameter ``drafter`` is never named."""
+    drafter = str(call.params.get("drafter") or "")
+    return {str(unit): joint_signer(call.session, str(unit), drafter)
+            for unit in call.params.get("units") or []}

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, any_, case, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, any_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.models import Document, Task, TaskGroup
+from engine.org import orgchart
 from engine.org.identity import Actor
 from engine.registry import search
 
@@ -33,7 +34,15 @@ class InboxFilter:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _visible(actor: Actor, scope: str, dialect: str) -> Select[Task]:
+def _standing_in(standing: dict[str, list[str]]) -> ColumnElement[bool] | None:
+    """Tasks of the people the actor stands in for under a 委托, within its processes."""
+    parts = [and_(Task.assignee == who, Task.process_key.in_(keys)) if keys
+             else Task.assignee == who for who, keys in sorted(standing.items())]
+    return or_(*parts) if parts else None
+
+
+def _visible(actor: Actor, scope: str, dialect: str,
+             standing: dict[str, list[str]] | None = None) -> Select[Task]:
     """Open tasks of one scope that the actor may see.
 
     Written so that both databases start from the actor's few rows, never from all
@@ -45,7 +54,10 @@ def _visible(actor: Actor, scope: str, dialect: str) -> Select[Task]:
     evaluated once), which it can only answer through the key.
     """
     query = select(Task).where(Task.classification <= actor.clearance)
+    stand_in = _standing_in(standing or {})
     if scope == "mine":
+        if stand_in is not None:
+            return query.where(or_(Task.assignee == actor.username, stand_in))
         return query.where(Task.assignee == actor.username)
     ids: Select[str] = select(TaskGroup.task_id).where(
         TaskGroup.group_key.in_(sorted(actor.groups)))
@@ -53,6 +65,11 @@ def _visible(actor: Actor, scope: str, dialect: str) -> Select[Task]:
         return query.where(_id_among(ids, dialect), Task.assignee.is_(None))
     mine = select(Task.id).where(Task.assignee == actor.username)
     # A group task someone else has claimed has another assignee: keep only unclaimed.
+    if stand_in is not None:
+        theirs = select(Task.id).where(Task.assignee.in_(sorted(standing or {})))
+        return query.where(_id_among(union_all(mine, ids, theirs), dialect),
+                           or_(Task.assignee == actor.username, Task.assignee.is_(None),
+                               stand_in))
     return query.where(_id_among(union_all(mine, ids), dialect),
                        or_(Task.assignee == actor.username, Task.assignee.is_(None)))
 
@@ -70,7 +87,8 @@ def list_tasks(session: Session, actor: Actor, flt: InboxFilter) -> list[Task]:
 
 def list_query(session: Session, actor: Actor, flt: InboxFilter) -> Select[Task]:
     """The statement of ``list_tasks`` (exposed so benchmarks can EXPLAIN it)."""
-    query = _visible(actor, flt.scope, _dialect(session))
+    query = _visible(actor, flt.scope, _dialect(session),
+                     orgchart.standing_in_for(session, actor.username))
     if flt.process_key:
         query = query.where(Task.process_key == flt.process_key)
     if flt.document_kind:
@@ -130,7 +148,9 @@ def count_tasks(session: Session, actor: Actor, scope: str = "all") -> int:
 
 def count_query(session: Session, actor: Actor, scope: str = "all") -> Select[int]:
     """The statement of ``count_tasks`` (exposed so benchmarks can EXPLAIN it)."""
-    return _visible(actor, scope, _dialect(session)).with_only_columns(func.count())
+    return _visible(actor, scope, _dialect(session),
+                    orgchart.standing_in_for(session, actor.username)
+                    ).with_only_columns(func.count())
 
 
 def _dialect(session: Session) -> str:

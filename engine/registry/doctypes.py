@@ -95,6 +95,17 @@ def org_level(name: str, levels: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+_GOVERNMENT = re.compile(r"(人民政府|国务院|市委|省委|中共中央)(办公厅)?$")
+
+
+def is_superior_government(name: str, levels: Mapping[str, str] | None = None) -> bool:
+    """A superior government or party committee (or its General Office), as opposed to a
+    superior organ's department: its documents go to the principal leader for 批示."""
+    name = name.strip()
+    return (org_level(name, levels) in (SUPERIOR, SUPERIOR_2)
+            and _GOVERNMENT.search(name) is not None)
+
+
 def _names(value: Any) -> list[str]:
     if value is None or value == "":
         return []

@@ -232,6 +232,8 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     definition = definitions.latest(session, key)
     if definition is None or definitions.is_decision(definition):
         raise NotFound(f"no deployed process with key {key!r}")
+    # A document the actor may not see is unknown to them (404) before anything else.
+    document = _document_for(session, actor, document_id)
     if not may_start(definition, actor):
         raise NotAllowed(f"you may not start {definition.name}")
     form_key = start_form_key(session, definition)
@@ -244,7 +246,6 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     else:
         data = _plain_data(data)
     classification.check_submitted(actor, data)
-    document = _document_for(session, actor, document_id)
     now = clock.now()
     instance = Instance(
         definition_id=definition.id, definition=definition, document_id=document_id,
@@ -355,7 +356,9 @@ def _step_event(session: Session, instance: Instance, type_: str, actor: str,
 def get_task_row(session: Session, task_id: str, actor: Actor) -> Task:
     """The open task, if the actor may see it; NotFound otherwise (no existence leak)."""
     row = session.get(Task, task_id, populate_existing=True)
-    if row is None or not can_see_task(row, actor):
+    if row is None or not (can_see_task(row, actor) or (
+            actor.may_see(row.classification)
+            and authority.stands_in(session, row, actor.username))):
         if row is None and _was_task(session, task_id, actor):
             raise Conflict("this task is no longer open: someone has already completed it "
                            "or the case moved on")
@@ -404,7 +407,7 @@ def claim(session: Session, task_id: str, actor: Actor) -> Task:
     instance, row = _open_task(session, task_id, actor)
     if row.assignee == actor.username:
         return row
-    if row.assignee is not None:
+    if row.assignee is not None and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is already claimed by {row.assignee}")
     authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username))
     row.assignee, row.claimed_at = actor.username, clock.now()
@@ -483,7 +486,8 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
              ) -> Instance:
     """Complete a user task with form data; a group task is claimed on the way."""
     instance, row = _open_task(session, task_id, actor)
-    if row.assignee not in (None, actor.username) and not actor.is_admin:
+    if row.assignee not in (None, actor.username) and not actor.is_admin \
+            and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is claimed by {row.assignee}")
     schema = task_form(session, instance, row)
     clean = forms.validate(schema, data or {})

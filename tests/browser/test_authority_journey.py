@@ -11,8 +11,8 @@ from typing import Any
 import test_staff_journey as journey
 from test_staff_journey import Site, Staff
 
-from engine import runtime
-from engine.models import Task
+from engine import clock, runtime
+from engine.models import Event, Task
 from engine.org import identity
 
 pytestmark = journey.pytestmark
@@ -140,4 +140,49 @@ def test_an_administrator_records_a_delegation_for_leave(browser: Any,
     assert "王芳" in row.inner_text() and "林海" in row.inner_text()
     admin.shot("authority-admin")
     admin.close()
+    assert not site.errors, site.errors
+
+
+def test_a_leader_records_her_own_delegation_and_ends_it(browser: Any, site: Site) -> None:
+    case_id = _to_signing(site)
+    today = clock.now().astimezone(clock.OFFICE_TZ).date().isoformat()
+    leader = Staff(browser, site, "en").login("wangfang")
+    leader.page.click("a:text-is('My delegations')")
+    leader.page.wait_for_selector("section#new-delegation")
+    # Only someone who may hold her tasks is offered: another leader, never the clerk.
+    offered = leader.page.locator("#delegate_to_user option").all_inner_texts()
+    assert any("林海" in o for o in offered) and not any("张丽" in o for o in offered), offered
+    form = leader.page.locator("section#new-delegation form")
+    form.locator("[name=to_user]").select_option("linhai")
+    form.locator("[name=starts_on]").fill(today)
+    form.locator("[name=ends_on]").fill(today)
+    form.locator("input[name=scope][value=outgoing_document]").check()
+    form.locator("[name=reason]").fill("年休假")
+    form.locator("button.primary").click()
+    leader.page.wait_for_load_state("load")
+    assert leader.page.locator(".flash.error").count() == 0, leader.flash()
+    row = leader.page.locator("section#delegations tbody tr").first
+    assert "林海" in row.inner_text() and "王芳" in row.inner_text()
+    leader.shot("authority-own-delegation")
+
+    # While she is away, 林海 finds her sign-off in his inbox and signs in her place.
+    deputy = Staff(browser, site, "en").login("linhai")
+    deputy.go(f"/tasks/{_task_id(site, case_id, 'sign_supervising')}")
+    deputy.page.wait_for_selector("form.taskform")
+    deputy.page.fill("[name=signoff_opinion]", "同意（代王芳签发）")
+    deputy.submit()
+    assert deputy.page.locator(".flash.error").count() == 0, deputy.flash()
+    with site.docroute.session() as s:
+        assert {t.spec for t in s.query(Task).filter_by(instance_id=case_id)} == {"recheck"}
+    deputy.close()
+
+    # Back early: she ends it, and the history says who did so and when.
+    row.locator("[name=reason]").fill("提前返岗")
+    row.locator("button.end-delegation").click()
+    leader.page.wait_for_load_state("load")
+    assert "ended" in leader.page.locator("section#delegations tbody tr").first.inner_text()
+    with site.docroute.session() as s:
+        ended = s.query(Event).filter_by(type="delegation_revoked").one()
+        assert ended.actor == "wangfang"
+    leader.close()
     assert not site.errors, site.errors

@@ -180,14 +180,15 @@ def test_incoming_document_journey(browser: Any, site: Site, lang: str) -> None:
     assert "/tasks/" not in clerk.page.url  # the clerk has nothing more in this case
     clerk.close()
 
-    # 3. The office director proposes handling; another supervising leader instructs
-    # (whoever proposed may not also instruct: separation of duties).
+    # 3. The office director proposes handling and names the lead unit; the leader in
+    # charge of it (应急管理局: 王芳) instructs.
     director = Staff(browser, site, lang).login("linhai")
     director.shot("inbox")
     director.open_task(w["propose"])
     director.page.fill("[name=proposed_handling]", "建议送王芳、周强同志传阅。")
     director.page.check("input[name=handling_mode][value=read]")
     director.page.fill("[name=deadline]", "2026-12-10")
+    director.page.select_option("[name=lead_department]", "emergency_management")
     director.page.check("input[name=instruction_group][value=supervising_leaders]")
     director.submit()
     director.close()
