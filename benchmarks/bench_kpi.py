@@ -44,12 +44,14 @@ KEYS = ["incoming_document", "supervision", "suggestion_proposal", "disclosure_r
 STEPS = ["登记", "拟办", "批示", "承办"]
 CODES = ["disclosed", "partly_disclosed", "refused", "not_held", "repeat", "other"]
 BATCH = 5000
+CASES_AT_SCALE = 100_000  # spread over 300 days
 
 
 def _case(i: int, rng: random.Random, definitions: dict[str, tuple[int, str]]
           ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     key = KEYS[i % len(KEYS)]
-    began = datetime(2026, 1, 5, 1, 0, tzinfo=UTC) + timedelta(hours=rng.randrange(24 * 300))
+    # Cases are numbered as they start: ids follow the start times (a few an hour).
+    began = datetime(2026, 1, 5, 1, 0, tzinfo=UTC) + timedelta(hours=i * 7200 / CASES_AT_SCALE)
     ended = began + timedelta(days=rng.randrange(1, 40)) if rng.random() < 0.8 else None
     unit, started_on = UNITS[i % len(UNITS)], began.date()
     instance = {"id": i, "definition_id": definitions[key][0],

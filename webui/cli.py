@@ -147,8 +147,11 @@ def deploy(check: bool, files: tuple[str, ...]) -> None:
             sys.exit(1)
     app = _docroute()
     try:
-        with app.session() as session:
-            results = app.deploy(session, sources, actor="cli", check_only=check)
+        if check:
+            results = app.check_deploy(sources)
+        else:
+            with app.session() as session:
+                results = app.deploy(session, sources, actor="cli")
     except WorkflowInvalid as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)

@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['instance_id'], ['instances.id']),
         sa.PrimaryKeyConstraint('instance_id'),
     )
-    op.create_index('ix_case_facts_started_unit', 'case_facts', ['started_on', 'unit'])
+    op.create_index('ix_case_facts_started_on', 'case_facts', ['started_on'])
     op.create_table(
         'case_steps',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -54,7 +54,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['instance_id'], ['instances.id']),
         sa.PrimaryKeyConstraint('id'),
     )
-    op.create_index('ix_case_steps_started_unit', 'case_steps', ['started_on', 'unit'])
+    op.create_index('ix_case_steps_grouped', 'case_steps',
+                    ['unit', 'process_name', 'step', 'started_on', 'workdays'])
     op.create_index('ix_case_steps_instance', 'case_steps', ['instance_id'])
 
 
