@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import test_staff_journey as journey
 from sqlalchemy import select
-from test_api_every_process import value_for
+from test_api_every_process import data_for, value_for
 from test_staff_journey import CHROMIUM, Site, Staff
 from werkzeug.serving import make_server
 
-from engine import clock, demo, identity, inbox, runtime
+from engine import clock, definitions, demo, forms, identity, inbox, runtime
 from engine.models import Event, Instance, Task
 
 browser, seeded_sqlite = journey.browser, journey.seeded_sqlite
@@ -178,3 +178,54 @@ def test_government_information_through_the_browser(browser: Any, site: Site) ->
     for step in ("采编", "审核", "签发", "报送", "登记采用和批示"):
         assert step in steps, (step, done)
     assert {"wujing", "linhai"} <= _users_of(done), done
+
+
+@pytest.fixture(scope="module")
+def demo_cases(site: Site) -> Site:
+    """The demo's documents and cases (the organisation is already there), and a request
+    for disclosure for the annual table."""
+    from engine import demo_documents, demo_duties  # noqa: F401  (register the seeders)
+
+    for seeder in demo.SEEDERS:
+        seeder(site.docroute)
+    with site.docroute.session() as s:
+        form = runtime.start_form_key(s, definitions.latest(s, "disclosure_request"))
+        schema = forms.resolve(s, forms.get(s, form, None).schema) if form else {}
+        runtime.start_case(s, identity.Actor.of(identity.get_user(s, "guoyan")),
+                           "disclosure_request",
+                           {**data_for(schema), "applicant_type": "business"})
+    return site
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_pages_show_the_figures(browser: Any, demo_cases: Site, lang: str) -> None:
+    """The KPI page and the annual report over the demo's cases, in both languages: the
+    numbers on the page are the engine's."""
+    from engine import kpi
+
+    site = demo_cases
+    today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    with site.docroute.session() as s:
+        figures = kpi.report(s, identity.SYSTEM, kpi.Period(date(2020, 1, 1), today))[0].figures
+        annual = kpi.annual_report(s, identity.SYSTEM, today.year)
+    leader = Staff(browser, site, lang).login("linhai")
+    leader.go(f"/reports/?from=2020-01-01&to={today.isoformat()}")
+    leader.page.wait_for_function(  # the chart is drawn
+        "() => { const c = document.getElementById('kpi-chart');"
+        " return c && c.getContext('2d').getImageData(0, 0, c.width, c.height)"
+        ".data.some(v => v !== 0); }")
+    total = leader.page.locator("table.kpi tr.total td")
+    assert total.nth(0).inner_text() == str(figures["received"].count)
+    assert total.nth(1).inner_text() == str(figures["closed"].count)
+    assert total.nth(4).inner_text() == str(figures["overdue"].count)
+    head = leader.page.inner_text("table.kpi thead")
+    assert ("办结率" if lang == "zh" else "Closure rate") in head
+    assert ("全部单位" if lang == "zh" else "All units") in leader.page.inner_text("table.kpi")
+    leader.shot("report-kpi")
+    leader.go(f"/reports/disclosure?year={today.year}")
+    row = leader.page.locator("table.annual tbody tr").first
+    assert row.locator("td").last.inner_text() == str(annual.rows["new"]["total"])
+    assert annual.rows["new"]["total"] > 0
+    leader.shot("report-annual")
+    leader.close()
+    assert site.errors == []
