@@ -23,7 +23,8 @@ bench: setup
 	  && $(PY) benchmarks/bench_timers.py --db sqlite \
 	  && $(PY) benchmarks/bench_timers.py --db postgresql \
 	  && $(PY) benchmarks/bench_scaleout.py \
-	  && $(PY) benchmarks/bench_audit.py ) 2>&1 | tee benchmarks/last-run.txt
+	  && $(PY) benchmarks/bench_audit.py \
+	  && $(PY) benchmarks/bench_kpi.py --db both ) 2>&1 | tee benchmarks/last-run.txt
 
 setup: $(STAMP) frontend
 	.venv/bin/pybabel compile -d webui/translations -f

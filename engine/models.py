@@ -560,3 +560,64 @@ class Delegation(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CaseFact(Base):
+    """What the performance figures read of one case, kept by ``engine.queries.kpi``.
+
+    Derived, never hand-kept: ``kpi.record_facts`` folds a case's new events into its row
+    whenever a transaction writes events of that case, and ``docroute kpi rebuild``
+    rebuilds every row from the events alone (a test checks that both agree). Migration
+    0014_case_facts.
+    """
+
+    __tablename__ = "case_facts"
+    # Cases start in the order of their ids, so a period's rows lie together.
+    __table_args__ = (Index("ix_case_facts_started_on", "started_on"),)
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    process_name: Mapped[str] = mapped_column(String(256))
+    unit: Mapped[str] = mapped_column(String(64))
+    started_on: Mapped[date] = mapped_column(Date)  # office dates
+    ended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    # The latest legal deadline, else the last ``deadline`` submitted in a form.
+    deadline: Mapped[date | None] = mapped_column(Date, nullable=True)
+    # 建议提案: answered (答复 done or an answer number); the proposer's rating.
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)
+    satisfaction: Mapped[str] = mapped_column(String(32), default="")
+    # 依申请公开: the answer delivered, its result code, the applicant's type.
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+    result_code: Mapped[str] = mapped_column(String(32), default="")
+    applicant_type: Mapped[str] = mapped_column(String(32), default="")
+    tracked: Mapped[bool] = mapped_column(Boolean, default=False)  # 督办: a tracked follow-up
+    # Where the fold stands: the last state event read, its office day, the latest value
+    # of every submitted field a figure reads, and the steps seen.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    last_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    values: Mapped[dict] = mapped_column(JSON, default=dict)
+    specs: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class CaseStep(Base):
+    """One completed step of a case and the working days it took (``engine.queries.kpi``).
+
+    Carries its case's start day and unit, so the per-step averages of a period are one
+    aggregate over this table. Migration 0014_case_facts.
+    """
+
+    __tablename__ = "case_steps"
+    # The per-step averages read this index alone, in the order they group by.
+    __table_args__ = (Index("ix_case_steps_grouped", "unit", "process_name", "step",
+                            "started_on", "workdays"),
+                      Index("ix_case_steps_instance", "instance_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    started_on: Mapped[date] = mapped_column(Date)
+    unit: Mapped[str] = mapped_column(String(64))
+    process_name: Mapped[str] = mapped_column(String(256))
+    step: Mapped[str] = mapped_column(String(256))
+    workdays: Mapped[int] = mapped_column(Integer)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from engine.deadlines import workcalendar
@@ -24,6 +25,7 @@ from engine.runtime import cases as runtime
 
 from . import db
 from .config import Settings
+from .models import Base, Definition
 
 
 class Docroute:
@@ -87,6 +89,33 @@ class Docroute:
         return definitions.deploy(session, files, self.form_exists(session), actor=actor,
                                   max_bytes=self.settings.max_diagram_bytes,
                                   check_only=check_only)
+
+    def check_deploy(self, files: list[SourceFile]) -> list[DeployResult]:
+        """Validate files as ``deploy`` would and store nothing.
+
+        Against this database when it has a schema (calls may then name what is deployed
+        there); before ``docroute init``, against an empty schema in memory, where calls
+        may also name the shipped workflows that init would deploy.
+        """
+        if inspect(self.engine).has_table(Definition.__tablename__):
+            with self.session() as session:
+                return self.deploy(session, files, actor="check", check_only=True)
+        # What init would deploy counts as deployed: calls may name the shipped workflows.
+        uploaded = {f.name for f in files}
+        installed = {key: source for source in self.workflow_files()
+                     if source.name not in uploaded
+                     for key in definitions.provided_ids(source,
+                                                         self.settings.max_diagram_bytes)}
+        scratch = db.make_engine("sqlite://")
+        try:
+            Base.metadata.create_all(scratch)
+            with db.unit_of_work(db.make_sessionmaker(scratch)) as session:
+                return definitions.deploy(
+                    session, files, self.form_exists(session), actor="check",
+                    max_bytes=self.settings.max_diagram_bytes, check_only=True,
+                    installed=installed)
+        finally:
+            scratch.dispose()
 
     def deploy_forms(self, session: Session, files: list[forms.FormFile], actor: str,
                      check_only: bool = False) -> list[tuple[str, int, str]]:

@@ -2,8 +2,8 @@
 
 Nothing registers itself on import. Service-task operators are functions marked with
 ``@operator("name")`` in the modules listed below; the after-step hooks, the session and
-mapper listeners and the demo seeders are listed here too, so a newcomer finds every
-extension point, and what is plugged into it, in this file.
+mapper listeners (chain heads, search text, the KPI facts) and the demo seeders are listed
+here too, so a newcomer finds every extension point, and what is plugged into it, here.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from engine.deadlines import periods
 from engine.history import audit, chain, checkpoints
 from engine.org import orgchart
+from engine.queries import kpi
 from engine.registry import document_ops, links, search
 from engine.runtime import cases, operators
 
@@ -64,4 +65,5 @@ def install() -> None:
     chain.listen()
     audit.listen()
     search.listen()
+    kpi.listen()  # after the chain heads: the facts fold the events just written
     _installed = True

@@ -71,6 +71,7 @@ EVENT_LABELS = {
     "migrated": lazy_gettext("Moved to a new process version"),
     "message": lazy_gettext("Message received"), "case_completed": lazy_gettext("Case closed"),
     "deadline": lazy_gettext("Deadline changed"),
+    "linked": lazy_gettext("Linked case opened"),
 }
 
 

@@ -165,8 +165,11 @@ def deploy(check: bool, files: tuple[str, ...]) -> None:
             sys.exit(1)
     app = _docroute()
     try:
-        with app.session() as session:
-            results = app.deploy(session, sources, actor="cli", check_only=check)
+        if check:
+            results = app.check_deploy(sources)
+        else:
+            with app.session() as session:
+                results = app.deploy(session, sources, actor="cli")
     except WorkflowInvalid as error:
         for problem in error.problems:
             click.echo(str(problem), err=True)
@@ -478,6 +481,33 @@ def audit_export_checkpoints(output: Any) -> None:
 def audit_public_key() -> None:
     """Print the public key that checks the checkpoints' signatures (PEM)."""
     click.echo(_docroute().keys.public_pem, nl=False)
+
+
+@main.group()
+def kpi() -> None:
+    """Performance reports."""
+
+
+@kpi.command("rebuild")
+@click.option("--quiet", is_flag=True, help="no progress lines")
+def kpi_rebuild(quiet: bool) -> None:
+    """Derive every case's report facts again from its events; name the cases whose
+    stored facts differed (after an upgrade to 0014_case_facts: all of them)."""
+    from engine.queries import kpi as kpi_engine
+
+    def progress(done: int, total: int) -> None:
+        if not quiet:
+            click.echo(f"rebuilt {done}/{total} cases", err=True)
+
+    try:
+        with _docroute().session() as session:
+            cases, differed = kpi_engine.rebuild_facts(session, progress)
+    except SQLAlchemyError as error:
+        _fail(_database_problem(error))
+    shown = ", ".join(f"#{i}" for i in differed[:20]) + (" …" if len(differed) > 20 else "")
+    click.echo(f"{cases} case(s) rebuilt from their events; "
+               + (f"{len(differed)} differed from the stored facts: {shown}" if differed
+                  else "the stored facts agreed"))
 
 
 from .admin_cli import calendar as _calendar  # noqa: E402  (docroute calendar …)

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
+from flask_babel import gettext as _
 from openpyxl import Workbook
 
 from engine import FormInvalid, clock
@@ -19,6 +20,7 @@ from engine.queries import kpi
 
 from . import get_docroute
 from .auth import current_actor
+from .views import is_english
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -52,7 +54,10 @@ def _allowed() -> None:
 
 def _unit_names() -> dict[str, str]:
     with get_docroute().session() as s:
-        return {g.key: g.name for g in identity.list_groups(s)}
+        english = is_english()
+        names = {g.key: (g.name_en or g.name) if english else g.name
+                 for g in identity.list_groups(s)}
+    return {kpi.UNASSIGNED: _("No unit named"), **names}
 
 
 @bp.get("/")

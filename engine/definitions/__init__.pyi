@@ -27,3 +27,4 @@ from .deployment import latest as latest
 from .deployment import list_all as list_all
 from .deployment import list_latest as list_latest
 from .deployment import load_spec as load_spec
+from .deployment import provided_ids as provided_ids

@@ -8,7 +8,7 @@ line and element, and nothing is stored while any problem remains.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any
@@ -100,8 +100,13 @@ def check_files(
     form_exists: FormExists,
     *,
     max_bytes: int,
+    installed: Mapping[str, SourceFile] | None = None,
 ) -> list[CheckedFile]:
-    """Validate BPMN/DMN files together; raise WorkflowInvalid listing every problem."""
+    """Validate BPMN/DMN files together; raise WorkflowInvalid listing every problem.
+
+    ``installed``: files (by the process or decision id they provide) that calls may
+    name as if deployed: the shipped workflows, when checking before ``docroute init``.
+    """
     files = list(files)
     problems: list[Problem] = []
     checked: list[CheckedFile] = []
@@ -111,7 +116,7 @@ def check_files(
         except WorkflowInvalid as error:
             problems.extend(error.problems)
     if not problems:
-        problems.extend(_check_together(session, checked))
+        problems.extend(_check_together(session, checked, installed or {}))
     if problems:
         raise WorkflowInvalid(problems)
     if not any(c.processes for c in checked) and not any(c.dmn for c in checked):
@@ -310,7 +315,8 @@ def _process_info(tree: etree._ElementTree, name: str) -> Iterable[ProcessInfo]:
                           name, frozenset(forms), frozenset(calls))
 
 
-def _check_together(session: Session, checked: list[CheckedFile]) -> list[Problem]:
+def _check_together(session: Session, checked: list[CheckedFile],
+                    installed: Mapping[str, SourceFile]) -> list[Problem]:
     """Parse everything with SpiffWorkflow, resolving call activities across files."""
     parser = DocrouteParser()
     index = {c.source.name: ElementIndex.of(c.tree) for c in checked}
@@ -331,6 +337,9 @@ def _check_together(session: Session, checked: list[CheckedFile]) -> list[Proble
         deployed = latest(session, key)
         if deployed is not None:
             _add_definition_xml(parser, session, deployed, set(parser.get_process_ids()))
+        elif key in installed:
+            _add_definition_xml(parser, session, _unstored(installed[key]),
+                                set(parser.get_process_ids()))
         else:
             problems.extend(_unresolved_call(item, key) for item in checked
                             if any(key in p.calls for p in item.processes))
@@ -381,9 +390,14 @@ def deploy(
     actor: str,
     max_bytes: int,
     check_only: bool = False,
+    installed: Mapping[str, SourceFile] | None = None,
 ) -> list[DeployResult]:
-    """Validate, then store each changed executable process as its next version."""
-    checked = check_files(session, files, form_exists, max_bytes=max_bytes)
+    """Validate, then store each changed executable process as its next version
+    (``installed``: see ``check_files``; only with ``check_only``)."""
+    if installed and not check_only:
+        raise ValueError("only a check may count files that are not deployed")
+    checked = check_files(session, files, form_exists, max_bytes=max_bytes,
+                          installed=installed)
     results: list[DeployResult] = []
     stored: dict[str, Definition] = {}
     for item in checked:
@@ -497,6 +511,25 @@ def load_spec(session: Session, definition: Definition) -> tuple[Any, dict[str, 
     with _spec_lock:
         _spec_cache[cache_key] = (spec, subprocesses)
     return spec, subprocesses
+
+
+def provided_ids(source: SourceFile, max_bytes: int) -> set[str]:
+    """The process or decision ids a BPMN or DMN file provides (none if it cannot be read)."""
+    try:
+        tree = parse_xml(source.data, max_bytes)
+    except XmlRefused:
+        return set()
+    if is_dmn(tree):
+        namespace = etree.QName(tree.getroot()).namespace
+        return {str(d.get("id")) for d in tree.getroot().iter(f"{{{namespace}}}decision")}
+    return {str(p.get("id")) for p in tree.getroot().iter(f"{{{BPMN_NS}}}process")}
+
+
+def _unstored(source: SourceFile) -> Definition:
+    # A shipped file read like a deployed one; never added to a session.
+    return Definition(key="", version=0, name="", filename=source.name, sha256="",
+                      xml=source.data.decode("utf-8"), dependencies={}, deployed_by="",
+                      deployed_at=clock.now())
 
 
 def _add_definition_xml(parser: DocrouteParser, session: Session, definition: Definition,

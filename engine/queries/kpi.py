@@ -1,8 +1,7 @@
 """The office's performance figures (duty 12) and the disclosure annual report, from history.
 
-Every figure is computed here, from the cases' events (what was submitted, when each
-step was done) and the deadlines table, never from counters kept by hand; each figure
-keeps the ids of its cases so a reader can drill down to them. The rules:
+Every figure is computed from the cases' events (what was submitted, when each step was
+done) and the deadlines table, never from counters kept by hand. The rules:
 
 * a case belongs to the period in which it started and to its unit: the department of
   the document it routes, else the last unit named in its submitted data;
@@ -14,6 +13,14 @@ keeps the ids of its cases so a reader can drill down to them. The rules:
 * working days per step: from the case's previous step to the step's completion;
 * 办复率/满意率 (建议提案), 答复率 and result codes (依申请公开), 督办办结率 (tracked follow-ups).
 
+So that a report over 100,000 cases is a few aggregates, what the figures read of each
+case is folded into one ``case_facts`` row and its ``case_steps`` (``record_facts``):
+whenever a transaction writes events of a case, its new events are folded in just
+before the commit, so the rows are never edited by hand, and ``rebuild_facts``
+(``docroute kpi rebuild``) derives them again from the events alone. Each figure is one
+SQL condition on those rows (``_conditions``): the counts and the drill-down to a
+figure's cases use the same one.
+
 The 政府信息公开年度报告 table counts disclosure requests by applicant type: new, carried
 over, one result per request closed in the year, and carried forward.
 """
@@ -21,20 +28,20 @@ over, one result per request closed in the year, and carried forward.
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, and_, case, delete, func, literal, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.deadlines import workcalendar
 from engine.errors import FormInvalid, NotAllowed
-from engine.models import Deadline, Definition, Document, Event, Instance
+from engine.models import CaseFact, CaseStep, Deadline, Definition, Document, Event, Instance
 from engine.org import access
 from engine.org.identity import Actor
 
@@ -42,6 +49,12 @@ READERS = frozenset({"office_director", "supervising_leaders", "principal_leader
                      "supervision_officers", "disclosure_officers"})
 UNIT_FIELDS = ("lead_department", "holding_department", "source_department",
                "applicant_department", "drafting_department", "department")
+# The submitted fields a figure reads; a case's facts keep the latest value of each.
+WATCHED = (*UNIT_FIELDS, "deadline", "satisfaction", "result_code", "track",
+           "applicant_type", "answer_number")
+# The steps a figure asks about: 答复 of a suggestion, 送达 of a disclosure answer.
+KPI_SPECS = ("reply", "deliver")
+SATISFIED = ("satisfied", "basically_satisfied")
 STATE_EVENTS = ("started", "completed", "timer_fired")
 UNASSIGNED = "unassigned"  # the unit of a case that names none (yet)
 CHUNK = 900  # ids per IN (...) list: below every backend's parameter limit
@@ -100,15 +113,11 @@ class Period:
 
 @dataclass(frozen=True)
 class Figure:
-    """A count, or a rate ``len(cases) / denominator``; ``cases`` are the numerator's."""
+    """A count, or a rate ``count / denominator``."""
 
     key: str
-    cases: tuple[int, ...]
+    count: int
     denominator: int | None = None
-
-    @property
-    def count(self) -> int:
-        return len(self.cases)
 
     @property
     def value(self) -> float | int | None:
@@ -124,22 +133,6 @@ class UnitReport:
     # (process name, step name) -> (average working days, steps measured)
     steps: dict[tuple[str, str], tuple[float, int]]
     result_codes: dict[str, int]
-
-
-@dataclass
-class _Case:
-    id: int
-    key: str
-    process: str
-    classification: int
-    started_on: date
-    ended_on: date | None
-    status: str
-    unit: str = ""
-    deadline: date | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    specs: set[str] = field(default_factory=set)
-    steps: list[tuple[str, int]] = field(default_factory=list)
 
 
 def may_read(actor: Actor) -> bool:
@@ -161,11 +154,6 @@ def _office_day(moment: datetime) -> date:
     return moment.astimezone(_UTC8).date()
 
 
-def _bounds(period: Period) -> tuple[datetime, datetime]:
-    start = datetime.combine(period.start, time(0), tzinfo=clock.OFFICE_TZ)
-    return start, datetime.combine(period.end + timedelta(1), time(0), tzinfo=clock.OFFICE_TZ)
-
-
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for i in range(0, len(ids), CHUNK):
         yield ids[i:i + CHUNK]
@@ -178,140 +166,296 @@ def _parse_day(value: Any) -> date | None:
         return None
 
 
-class _Recent:
-    """The cases of the last few reports, keyed by the newest event id.
+# --- the facts of each case ----------------------------------------------------------------
 
-    Events are append-only and every change a figure reads (a step, a deadline, a
-    document's fields, a calendar recomputation) appends one, so the same newest id means
-    the same cases: the one-unit view and the drill-down after a report reuse its pass.
+
+def record_facts(session: Session, instance_ids: Iterable[int], *,
+                 rebuild: bool = False) -> None:
+    """Fold the cases' events not yet read into their facts rows and steps.
+
+    ``rebuild`` starts each case again from its first event. Everything else a figure
+    reads (status, end, unit of the document, deadlines) is read afresh each time.
     """
-
-    def __init__(self, size: int = 4):
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], list[_Case]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, session: Session, period: Period) -> list[_Case]:
-        newest = session.scalar(select(func.max(Event.id)))
-        key = (str(session.get_bind().engine.url), period, newest)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        cases = load_cases(session, period)
-        with self._lock:
-            self._items[key] = cases
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return cases
+    workdays: dict[tuple[date, date], int] = {}
+    for chunk in _chunks(sorted(set(instance_ids))):
+        _record_chunk(session, chunk, rebuild, workdays)
 
 
-RECENT = _Recent()
+def _record_chunk(session: Session, chunk: list[int], rebuild: bool,
+                  workdays: dict[tuple[date, date], int]) -> None:
+    facts = {f.instance_id: f for f in session.scalars(
+        select(CaseFact).where(CaseFact.instance_id.in_(chunk)))}
+    if rebuild:
+        session.execute(delete(CaseStep).where(CaseStep.instance_id.in_(chunk)))
+        for fact in facts.values():
+            fact.last_seq, fact.last_day, fact.values, fact.specs = 0, None, {}, []
+    cases = session.execute(
+        select(Instance.id, Instance.status, Instance.started_at, Instance.ended_at,
+               Definition.key, Definition.name, Document.department)
+        .join(Definition, Instance.definition_id == Definition.id)
+        .outerjoin(Document, Instance.document_id == Document.id)
+        .where(Instance.id.in_(chunk))).all()
+    for row in cases:
+        if row.id not in facts:
+            facts[row.id] = CaseFact(instance_id=row.id, last_seq=0, last_day=None,
+                                     values={}, specs=[], unit="")
+    deadlines: dict[int, date] = {i: due for i, due in session.execute(
+        select(Deadline.instance_id, func.max(Deadline.legal_due))
+        .where(Deadline.instance_id.in_(chunk)).group_by(Deadline.instance_id))}
+    steps = _fold_events(session, facts, workdays)
+    for row in cases:
+        fact = facts[row.id]
+        old_unit = fact.unit
+        _derive(fact, row, deadlines.get(row.id))
+        session.add(fact)  # (a new row is added once complete: queries flush)
+        if old_unit and old_unit != fact.unit:
+            session.execute(update(CaseStep).where(CaseStep.instance_id == row.id)
+                            .values(unit=fact.unit))
+        session.add_all(CaseStep(instance_id=row.id, seq=seq, started_on=fact.started_on,
+                                 unit=fact.unit, process_name=fact.process_name, step=name,
+                                 workdays=days) for seq, name, days in steps.get(row.id, ()))
 
 
-def load_cases(session: Session, period: Period, keys: Iterable[str] = ()) -> list[_Case]:
-    """The cases started in the period, with what their events and deadlines say."""
-    start, end = _bounds(period)
-    query = (select(Instance.id, Definition.key, Definition.name, Instance.classification,
-                    Instance.started_at, Instance.ended_at, Instance.status,
-                    Document.department)
-             .join(Definition, Instance.definition_id == Definition.id)
-             .outerjoin(Document, Instance.document_id == Document.id)
-             .where(Instance.started_at >= start, Instance.started_at < end)
-             .order_by(Instance.id))
-    if keys:
-        query = query.where(Definition.key.in_(list(keys)))
-    cases = {row.id: _Case(row.id, row.key, row.name, row.classification,
-                           _office_day(row.started_at),
-                           _office_day(row.ended_at) if row.ended_at else None,
-                           row.status, unit=row.department or "")
-             for row in session.execute(query)}
-    ids, workdays = list(cases), dict[tuple[date, date], int]()
-    for chunk in _chunks(ids):
-        _read_events(session, cases, chunk, workdays)
-        for deadline in session.scalars(select(Deadline).where(Deadline.instance_id.in_(chunk))):
-            case = cases[deadline.instance_id]
-            if case.deadline is None or deadline.legal_due > case.deadline:
-                case.deadline = deadline.legal_due
-    for case in cases.values():
-        case.unit = case.unit or next(
-            (str(case.data[f]) for f in UNIT_FIELDS if case.data.get(f)), UNASSIGNED)
-        if case.deadline is None:
-            case.deadline = _parse_day(case.data.get("deadline"))
-    return list(cases.values())
-
-
-def _read_events(session: Session, cases: dict[int, _Case], chunk: list[int],
-                 workdays: dict[tuple[date, date], int]) -> None:
-    """Fold the chunk's state events into its cases; ``workdays`` memoises day pairs (steps
-    start and end on the same few hundred days) for one report, so a calendar change
-    shows in the next one."""
-    previous: dict[int, date] = {}
-    rows = session.execute(select(Event.instance_id, Event.type, Event.at, Event.task_name,
-                                  Event.payload)
-                           .where(Event.instance_id.in_(chunk), Event.type.in_(STATE_EVENTS))
-                           .order_by(Event.instance_id, Event.seq))
-    for instance_id, type_, at, task_name, payload in rows:
-        if instance_id is None:
+def _fold_events(session: Session, facts: dict[int, CaseFact],
+                 workdays: dict[tuple[date, date], int]
+                 ) -> dict[int, list[tuple[int, str, int]]]:
+    """Fold the state events after each row's ``last_seq``; the new steps by case."""
+    if not facts:
+        return {}
+    steps: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    values: dict[int, dict[str, Any]] = {i: dict(f.values) for i, f in facts.items()}
+    specs: dict[int, set[str]] = {i: set(f.specs) for i, f in facts.items()}
+    since = min(f.last_seq for f in facts.values())
+    rows = session.execute(
+        select(Event.instance_id, Event.seq, Event.type, Event.at, Event.task_name,
+               Event.payload)
+        .where(Event.instance_id.in_(list(facts)), Event.type.in_(STATE_EVENTS),
+               Event.seq > since)
+        .order_by(Event.instance_id, Event.seq))
+    for instance_id, seq, type_, at, task_name, payload in rows:
+        assert instance_id is not None  # (selected by instance)
+        fact = facts[instance_id]
+        if seq <= fact.last_seq:
             continue
-        case = cases[instance_id]
         body = json.loads(payload)
-        if type_ == "started":
-            case.data.update(body.get("data") or {})
-        elif type_ == "completed" and "spec" in body:
-            case.data.update(body.get("data") or {})
-            case.specs.add(str(body["spec"]))
-            day = _office_day(at)
-            if instance_id in previous and task_name:
-                pair = (previous[instance_id], day)
+        day = _office_day(at)
+        submitted = type_ == "completed" and "spec" in body
+        if type_ == "started" or submitted:
+            data = body.get("data")
+            if isinstance(data, dict):
+                values[instance_id].update((k, data[k]) for k in WATCHED if k in data)
+        if submitted:
+            if str(body["spec"]) in KPI_SPECS:
+                specs[instance_id].add(str(body["spec"]))
+            if fact.last_day is not None and task_name:
+                pair = (fact.last_day, day)
                 if pair not in workdays:
                     workdays[pair] = max(workcalendar.workdays_between(*pair), 0)
-                case.steps.append((task_name, workdays[pair]))
-            previous[instance_id] = day
-            continue
-        previous[instance_id] = _office_day(at)
+                steps[instance_id].append((seq, task_name, workdays[pair]))
+        fact.last_seq, fact.last_day = seq, day
+    for instance_id, fact in facts.items():
+        if values[instance_id] != fact.values:
+            fact.values = values[instance_id]  # a new object, so the change is written
+        if specs[instance_id] != set(fact.specs):
+            fact.specs = sorted(specs[instance_id])
+    return steps
 
 
-def _rate(key: str, numerator: list[_Case], denominator: list[_Case]) -> Figure:
-    return Figure(key, tuple(c.id for c in numerator), len(denominator))
+def _text(value: Any, size: int) -> str:
+    return str(value)[:size] if value else ""
 
 
-def _figures(cases: list[_Case], today: date) -> dict[str, Figure]:
-    closed = [c for c in cases if c.status == "completed" and c.ended_on]
-    dated = [c for c in closed if c.deadline is not None]
-    on_time = [c for c in dated if c.ended_on and c.deadline and c.ended_on <= c.deadline]
-    overdue = [c for c in cases if c.deadline is not None
-               and ((c.ended_on or today) > c.deadline)]
-    proposals = [c for c in cases if c.key == "suggestion_proposal"]
-    answered = [c for c in proposals if "reply" in c.specs or c.data.get("answer_number")]
-    rated = [c for c in proposals if c.data.get("satisfaction")]
-    satisfied = [c for c in rated if c.data["satisfaction"] in ("satisfied",
-                                                                "basically_satisfied")]
-    requests = [c for c in cases if c.key == "disclosure_request"]
-    delivered = [c for c in requests if "deliver" in c.specs]
-    tracked = [c for c in cases if c.key == "supervision" and c.data.get("track") == "track"]
-    closed_ids = {c.id for c in closed}
-    completed = [c for c in tracked if c.id in closed_ids]
+def _derive(fact: CaseFact, row: Any, legal_due: date | None) -> None:
+    """The columns the figures read, from the folded values and the case's rows."""
+    values = fact.values
+    fact.process_key, fact.process_name, fact.status = row.key, row.name, row.status
+    fact.started_on = _office_day(row.started_at)
+    fact.ended_on = _office_day(row.ended_at) if row.ended_at else None
+    fact.unit = _text(row.department or next(
+        (values[f] for f in UNIT_FIELDS if values.get(f)), UNASSIGNED), 64)
+    fact.deadline = legal_due or _parse_day(values.get("deadline"))
+    fact.answered = "reply" in fact.specs or bool(values.get("answer_number"))
+    fact.satisfaction = _text(values.get("satisfaction"), 32)
+    fact.delivered = "deliver" in fact.specs
+    fact.result_code = _text(values.get("result_code"), 32)
+    fact.applicant_type = _text(values.get("applicant_type"), 32)
+    fact.tracked = values.get("track") == "track"
+
+
+_PENDING = "docroute_kpi_cases"
+
+
+def listen() -> None:
+    """Keep each case's facts row at every commit that wrote its events
+    (``engine.wiring`` installs this)."""
+    sa_event.listen(Session, "before_flush", _note_cases)
+    sa_event.listen(Session, "before_commit", _record_before_commit)
+    sa_event.listen(Session, "after_rollback", _forget_cases)
+
+
+def _note_cases(session: Session, _context: Any, _instances: Any) -> None:
+    """Remember the cases this transaction writes events of."""
+    ids = {o.instance_id for o in session.new
+           if isinstance(o, Event) and o.instance_id is not None}
+    if ids:
+        session.info.setdefault(_PENDING, set()).update(ids)
+
+
+def _record_before_commit(session: Session) -> None:
+    # Every writer of a case's events (a step, a deadline action, an administrator's
+    # change, a calendar recomputation) holds that case's lock, so its row is written
+    # under the same lock. Reading back is harmless: a case noted whose events were
+    # rolled back to a savepoint is folded from what is really there.
+    while ids := session.info.pop(_PENDING, None):
+        session.flush()
+        record_facts(session, ids)
+        session.flush()
+
+
+def _forget_cases(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+FactsRow = tuple[Any, ...]
+
+
+def _snapshot(session: Session, ids: list[int]) -> dict[int, FactsRow]:
+    columns = [c for c in CaseFact.__table__.columns]
+    facts = {row[0]: tuple(row) for row in session.execute(
+        select(*columns).where(CaseFact.instance_id.in_(ids)))}
+    steps: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(select(CaseStep.instance_id, CaseStep.seq, CaseStep.started_on,
+                                      CaseStep.unit, CaseStep.process_name, CaseStep.step,
+                                      CaseStep.workdays)
+                               .where(CaseStep.instance_id.in_(ids))
+                               .order_by(CaseStep.instance_id, CaseStep.seq)):
+        steps[row[0]].append(tuple(row))
+    return {i: (facts.get(i), tuple(steps.get(i, ()))) for i in ids}
+
+
+def rebuild_facts(session: Session, progress: Callable[[int, int], None] | None = None
+                  ) -> tuple[int, list[int]]:
+    """Derive every case's facts again from its events alone.
+
+    Returns the number of cases and the ids of those whose rows differed from what the
+    steps had kept (none, unless rows were written by hand or lost).
+    """
+    ids = list(session.scalars(select(Instance.id).order_by(Instance.id)))
+    session.execute(delete(CaseStep).where(CaseStep.instance_id.not_in(
+        select(Instance.id))))
+    session.execute(delete(CaseFact).where(CaseFact.instance_id.not_in(
+        select(Instance.id))))
+    differed: list[int] = []
+    workdays: dict[tuple[date, date], int] = {}
+    for done, chunk in enumerate(_chunks(ids), start=1):
+        before = _snapshot(session, chunk)
+        _record_chunk(session, chunk, True, workdays)
+        session.flush()
+        after = _snapshot(session, chunk)
+        differed += [i for i in chunk if before[i] != after[i]]
+        session.expunge_all()  # a long rebuild keeps no rows in memory
+        if progress:
+            progress(min(done * CHUNK, len(ids)), len(ids))
+    return len(ids), differed
+
+
+def facts_snapshot(session: Session) -> dict[int, FactsRow]:
+    """Every case's facts row and steps as plain tuples (for comparisons)."""
+    ids = list(session.scalars(select(Instance.id).order_by(Instance.id)))
+    found: dict[int, FactsRow] = {}
+    for chunk in _chunks(ids):
+        found.update(_snapshot(session, chunk))
+    return found
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+
+def _conditions(today: date) -> dict[str, tuple[Any, Any]]:
+    """Each figure as (the condition on its cases, the condition on its denominator's
+    cases; None: every case for a numerator, no denominator for a count)."""
+    f = CaseFact
+    closed = and_(f.status == "completed", f.ended_on.is_not(None))
+    dated = and_(closed, f.deadline.is_not(None))
+    proposals = f.process_key == "suggestion_proposal"
+    rated = and_(proposals, f.satisfaction != "")
+    requests = f.process_key == "disclosure_request"
+    tracked = and_(f.process_key == "supervision", f.tracked)
+    overdue = and_(f.deadline.is_not(None),
+                   func.coalesce(f.ended_on, literal(today, Date)) > f.deadline)
     return {
-        "received": Figure("received", tuple(c.id for c in cases)),
-        "closed": Figure("closed", tuple(c.id for c in closed)),
-        "closure_rate": _rate("closure_rate", closed, cases),
-        "on_time_rate": _rate("on_time_rate", on_time, dated),
-        "overdue": Figure("overdue", tuple(c.id for c in overdue)),
-        "proposal_answer_rate": _rate("proposal_answer_rate", answered, proposals),
-        "proposal_satisfaction_rate": _rate("proposal_satisfaction_rate", satisfied, rated),
-        "disclosure_answer_rate": _rate("disclosure_answer_rate", delivered, requests),
-        "supervision_completion_rate": _rate("supervision_completion_rate", completed,
-                                             tracked),
+        "received": (None, False),
+        "closed": (closed, False),
+        "closure_rate": (closed, None),
+        "on_time_rate": (and_(dated, f.ended_on <= f.deadline), dated),
+        "overdue": (overdue, False),
+        "proposal_answer_rate": (and_(proposals, f.answered), proposals),
+        "proposal_satisfaction_rate": (and_(rated, f.satisfaction.in_(SATISFIED)), rated),
+        "disclosure_answer_rate": (and_(requests, f.delivered), requests),
+        "supervision_completion_rate": (and_(tracked, closed), tracked),
     }
 
 
-def _steps(cases: list[_Case]) -> dict[tuple[str, str], tuple[float, int]]:
-    days: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for case in cases:
-        for name, n in case.steps:
-            days[(case.process, name)].append(n)
-    return {k: (round(sum(v) / len(v), 2), len(v)) for k, v in sorted(days.items())}
+def _in_period(table: Any, period: Period, unit: str) -> Any:
+    clause = table.started_on.between(period.start, period.end)
+    return and_(clause, table.unit == unit) if unit else clause
+
+
+def _count(condition: Any) -> Any:
+    return func.count() if condition is None else func.sum(case((condition, 1), else_=0))
+
+
+def _figure_counts(session: Session, period: Period, unit: str, today: date
+                   ) -> dict[str, dict[str, Figure]]:
+    conditions = _conditions(today)
+    columns: list[Any] = [CaseFact.unit]
+    for numerator, denominator in conditions.values():
+        columns.append(_count(numerator))
+        columns.append(_count(denominator) if denominator is not False else literal(0))
+    sums: dict[str, list[int]] = {unit: [0] * len(columns)} if unit else {}
+    for row in session.execute(select(*columns).where(_in_period(CaseFact, period, unit))
+                               .group_by(CaseFact.unit)):
+        sums[row[0]] = [int(n or 0) for n in row[1:]]
+    return {name: {key: Figure(key, numbers[2 * i], None if conditions[key][1] is False
+                               else numbers[2 * i + 1])
+                   for i, key in enumerate(FIGURES)}
+            for name, numbers in _with_total(sums, len(FIGURES) * 2).items()}
+
+
+def _with_total(sums: dict[str, list[int]], width: int) -> dict[str, list[int]]:
+    total = [sum(numbers[i] for numbers in sums.values()) for i in range(width)]
+    return {"": total, **dict(sorted(sums.items()))}
+
+
+def _step_days(session: Session, period: Period, unit: str
+               ) -> dict[str, dict[tuple[str, str], tuple[float, int]]]:
+    raw: dict[str, dict[tuple[str, str], list[int]]] = defaultdict(dict)
+    for name, process, step, days, n in session.execute(
+            select(CaseStep.unit, CaseStep.process_name, CaseStep.step,
+                   func.sum(CaseStep.workdays), func.count())
+            .where(_in_period(CaseStep, period, unit))
+            .group_by(CaseStep.unit, CaseStep.process_name, CaseStep.step)):
+        for key in (name, ""):
+            found = raw[key].setdefault((process, step), [0, 0])
+            found[0] += int(days)
+            found[1] += int(n)
+    return {name: {k: (round(d / n, 2), n) for k, (d, n) in sorted(steps.items())}
+            for name, steps in raw.items()}
+
+
+def _result_codes(session: Session, period: Period, unit: str
+                  ) -> dict[str, dict[str, int]]:
+    """How the answered disclosure requests were answered, by the answer's result code."""
+    codes: dict[str, Counter[str]] = defaultdict(Counter)
+    for name, code, n in session.execute(
+            select(CaseFact.unit, CaseFact.result_code, func.count())
+            .where(_in_period(CaseFact, period, unit),
+                   CaseFact.process_key == "disclosure_request", CaseFact.delivered,
+                   CaseFact.result_code != "")
+            .group_by(CaseFact.unit, CaseFact.result_code)):
+        for key in (name, ""):
+            codes[key][code] += int(n)
+    return {name: dict(sorted(found.items())) for name, found in codes.items()}
 
 
 def report(session: Session, actor: Actor, period: Period, unit: str = "") -> list[UnitReport]:
@@ -319,21 +463,12 @@ def report(session: Session, actor: Actor, period: Period, unit: str = "") -> li
     (unit ""); NotAllowed for those who may not read reports."""
     _check(actor)
     today = _office_day(clock.now())
-    cases = RECENT.get(session, period)
-    by_unit: dict[str, list[_Case]] = defaultdict(list)
-    for case in cases:
-        by_unit[case.unit].append(case)
-    groups = [(unit, by_unit.get(unit, []))] if unit else [("", cases),
-                                                           *sorted(by_unit.items())]
-    return [UnitReport(name, _figures(group, today), _steps(group),
-                       _result_codes(group)) for name, group in groups]
-
-
-def _result_codes(cases: list[_Case]) -> dict[str, int]:
-    """How the answered disclosure requests were answered, by the answer's result code."""
-    return dict(Counter(str(c.data.get("result_code")) for c in cases
-                        if c.key == "disclosure_request" and "deliver" in c.specs
-                        and c.data.get("result_code")))
+    counts = _figure_counts(session, period, unit, today)
+    steps, codes = _step_days(session, period, unit), _result_codes(session, period, unit)
+    if unit:
+        return [UnitReport(unit, counts[unit], steps.get(unit, {}), codes.get(unit, {}))]
+    return [UnitReport(name, figures, steps.get(name, {}), codes.get(name, {}))
+            for name, figures in counts.items()]
 
 
 def drill_down(session: Session, actor: Actor, period: Period, figure: str,
@@ -342,12 +477,17 @@ def drill_down(session: Session, actor: Actor, period: Period, figure: str,
     if figure not in FIGURES:
         raise FormInvalid({"figure": f"unknown figure {figure!r}; use one of "
                                      f"{', '.join(FIGURES)}"})
-    found = report(session, actor, period, unit)[0].figures[figure].cases
-    # The figures count every case; the list of them names only cases the actor may see
-    # (engine.org.access: clearance, then involvement), like every other list of cases.
-    visible = set(session.scalars(select(Instance.id).where(
-        Instance.id.in_(found), access.visible_cases_clause(actor)))) if found else set()
-    return [i for i in found if i in visible]
+    _check(actor)
+    condition = _conditions(_office_day(clock.now()))[figure][0]
+    query = (select(CaseFact.instance_id)
+             .join(Instance, Instance.id == CaseFact.instance_id)
+             # The figures count every case; the list of them names only cases the actor
+             # may see (engine.org.access: clearance, then involvement), like every other list.
+             .where(_in_period(CaseFact, period, unit), access.visible_cases_clause(actor))
+             .order_by(CaseFact.instance_id))
+    if condition is not None:
+        query = query.where(condition)
+    return list(session.scalars(query))
 
 
 # --- 政府信息公开年度报告 ----------------------------------------------------------------------
@@ -384,7 +524,7 @@ APPLICANT_NAMES = {"natural_person": ("自然人", "Natural persons"),
 
 
 def annual_report(session: Session, actor: Actor, year: int) -> AnnualReport:
-    """The statutory table for ``year`` from the disclosure cases' events.
+    """The statutory table for ``year`` from the disclosure cases' facts.
 
     A request closed without an answer (no correction received) counts as 其他处理.
     """
@@ -392,26 +532,27 @@ def annual_report(session: Session, actor: Actor, year: int) -> AnnualReport:
     if not 2000 <= year <= 2100:
         raise FormInvalid({"year": "the year must be between 2000 and 2100"})
     first, last = date(year, 1, 1), date(year, 12, 31)
-    cases = load_cases(session, Period(date(2000, 1, 1), last), ["disclosure_request"])
+    cases = session.execute(
+        select(CaseFact.started_on, CaseFact.ended_on, CaseFact.applicant_type,
+               CaseFact.delivered, CaseFact.result_code)
+        .where(CaseFact.process_key == "disclosure_request",
+               CaseFact.started_on.between(date(2000, 1, 1), last)))
     rows = {row: dict.fromkeys((*APPLICANT_TYPES, "total"), 0) for row in ANNUAL_ROWS}
 
-    def add(row: str, case: _Case) -> None:
-        kind = str(case.data.get("applicant_type") or "other")
-        kind = kind if kind in APPLICANT_TYPES else "other"
+    def add(row: str, applicant: str) -> None:
+        kind = applicant if applicant in APPLICANT_TYPES else "other"
         rows[row][kind] += 1
         rows[row]["total"] += 1
 
-    for case in cases:
-        open_at_start = case.started_on < first and (case.ended_on is None
-                                                     or case.ended_on >= first)
-        if first <= case.started_on <= last:
-            add("new", case)
+    for started_on, ended_on, applicant, delivered, result_code in cases:
+        open_at_start = started_on < first and (ended_on is None or ended_on >= first)
+        if first <= started_on <= last:
+            add("new", applicant)
         elif open_at_start:
-            add("carried_over", case)
-        if case.ended_on is not None and first <= case.ended_on <= last:
-            code = str(case.data.get("result_code") or "") if "deliver" in case.specs else ""
-            add(RESULT_CLASS.get(code, "other"), case)
-            add("results_total", case)
-        elif case.ended_on is None or case.ended_on > last:
-            add("carried_forward", case)  # (every case loaded started by the year's end)
+            add("carried_over", applicant)
+        if ended_on is not None and first <= ended_on <= last:
+            add(RESULT_CLASS.get(result_code if delivered else "", "other"), applicant)
+            add("results_total", applicant)
+        elif ended_on is None or ended_on > last:
+            add("carried_forward", applicant)  # (every case read started by the year's end)
     return AnnualReport(year, rows)
