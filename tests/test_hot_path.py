@@ -96,3 +96,31 @@ def test_one_completion_through_the_api_issues_a_fixed_number_of_statements(
     dialect = docroute.engine.dialect.name
     assert counts == [EXPECTED[dialect]] * 2, "\n".join(statements)
     assert EXPECTED[dialect] < BEFORE[dialect]
+
+
+def test_the_chain_head_follows_what_was_written_even_after_a_savepoint_rolls_back(
+        app: Flask, docroute: Docroute, people: dict) -> None:
+    """History remembers the end it sealed instead of reading it back; an append that a
+    savepoint undid must not become the recorded end."""
+    from engine import history
+    from engine.audit import ChainHead
+    from engine.models import Event
+
+    with docroute.session() as s:
+        case_id = runtime.start_case(s, people["clerk"], "steps").id
+    chain = history.case_chain(case_id)
+    with docroute.session() as s:
+        kept = history.append_case(s, case_id, "comment", "clerk", {"text": "kept"})
+        second = history.append_case(s, case_id, "comment", "clerk", {"text": "also kept"})
+        assert second.seq == kept.seq + 1 and second.prev_hash == kept.hash
+        nested = s.begin_nested()
+        history.append_case(s, case_id, "comment", "clerk", {"text": "undone"})
+        nested.rollback()
+    with docroute.session() as s:
+        head = s.get(ChainHead, chain)
+        last = s.execute(select(Event.seq, Event.hash).where(Event.chain == chain)
+                         .order_by(Event.seq.desc()).limit(1)).one()
+        assert head is not None and (head.seq, head.hash) == (last.seq, last.hash)
+        assert last.seq == second.seq
+        after = history.append_case(s, case_id, "comment", "clerk", {"text": "next"})
+        assert after.seq == last.seq + 1 and after.prev_hash == last.hash
