@@ -166,6 +166,12 @@ def summary(workflow: BpmnWorkflow) -> tuple[set[str], set[tuple[str, str]], str
             {(a, b) for a, b in found.get("pairs") or []}, found.get("above"))
 
 
+def was_compacted(state: dict[str, Any]) -> bool:
+    """Whether a stored state (``spiff.dump_state`` as JSON) was ever compacted."""
+    root = (state.get("tasks") or {}).get(state.get("root") or "") or {}
+    return SUMMARY in (root.get("internal_data") or {})
+
+
 def dropped_count(workflow: BpmnWorkflow) -> int:
     """How many finished tasks compaction has dropped from this case's tree so far."""
     return int((workflow.task_tree.internal_data.get(SUMMARY) or {}).get("dropped") or 0)

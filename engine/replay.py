@@ -125,6 +125,7 @@ class _Cursor:
     status: str = "running"
     incident: str | None = None
     state_events: list[Any] = field(default_factory=list)
+    compact: bool = True  # drop finished rounds after each state event, as steps do
 
 
 def _definition(session: Session, key: str, version: int | None,
@@ -200,7 +201,8 @@ def _apply(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str:
         start.data.update(payload.get("data") or {})
         _after(cursor, _run(cursor, event, payload, lambda: None))
         cursor.state_events.append(event)
-        compaction.compact(cursor.workflow)
+        if cursor.compact:
+            compaction.compact(cursor.workflow)
         return kind
     if cursor.workflow is None:
         raise ReplayFailed(f"event {event.seq} ({event.type}) comes before the case was "
@@ -212,7 +214,8 @@ def _apply(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str:
         cursor.state_events.append(event)
     # As the runtime does after every step (engine/compaction.py): the same tree, and each
     # step of a long loop costs the same.
-    compaction.compact(cursor.workflow)
+    if cursor.compact:
+        compaction.compact(cursor.workflow)
     return kind
 
 
@@ -404,18 +407,20 @@ def case_event_rows(session: Session, instance_id: int, upto: int | None = None)
 
 
 def replay(session: Session, instance_id: int, upto: int | None = None, *,
-           frames: bool = True, events: list[Any] | None = None) -> Replay:
+           frames: bool = True, events: list[Any] | None = None,
+           compact: bool = True) -> Replay:
     """Replay the first ``upto`` events of a case (all by default).
 
     With ``frames`` every event yields a ``Frame`` (the view at that step) and a history
     that cannot be replayed further stops early with ``Replay.error`` set; without, only
     the final workflow is built (for verification) and ReplayFailed is raised. Raises
-    NotFound for an unknown case.
+    NotFound for an unknown case. ``compact=False`` keeps every finished task, as steps
+    did before engine/compaction.py (``verify`` uses it for states written then).
     """
     instance = session.get(Instance, instance_id)
     if instance is None:
         raise NotFound(f"no case with id {instance_id}")
-    cursor = _Cursor(session, instance)
+    cursor = _Cursor(session, instance, compact=compact)
     result = Replay(instance_id, None, None)
     previous: Frame | None = None
     if events is None:
@@ -490,8 +495,12 @@ def verify(session: Session, instance_id: int, events: list[Any] | None = None) 
     instance = session.get(Instance, instance_id)
     if instance is None:
         raise NotFound(f"no case with id {instance_id}")
+    stored_state = json.loads(instance.state) if instance.state else {}
+    # A state written before compaction existed keeps every finished task; so does one that
+    # compaction never had to touch, for which both ways of replaying agree.
+    compact = compaction.was_compacted(stored_state)
     try:
-        result = replay(session, instance_id, frames=False, events=events)
+        result = replay(session, instance_id, frames=False, events=events, compact=compact)
     except ReplayFailed as error:
         return Verdict(instance_id, False, f"the history cannot be replayed: {error}")
     unknown = tuple(result.unknown_types)
@@ -505,7 +514,7 @@ def verify(session: Session, instance_id: int, events: list[Any] | None = None) 
                        f"{instance.definition.version}", result.events, result.last_hash,
                        unknown)
     rebuilt = canonical(json.loads(spiff.dump_state(result.workflow)))
-    stored = canonical(json.loads(instance.state))
+    stored = canonical(stored_state)
     difference = first_difference(stored, rebuilt)
     return Verdict(instance_id, difference is None, difference or "", result.events,
                    result.last_hash, unknown)
