@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 from test_replay import DRAFT, complete, open_tasks, start_review, verified
@@ -68,6 +69,30 @@ def test_a_long_send_back_loop_keeps_tree_and_state_bounded_and_still_verifies(
     assert {"start", "draft", "stamp", "end"} <= set(last.completed)
     assert {"f1", "f_back", "f_ok"} <= set(last.path)
     assert last.data["summary"] == "关于防汛工作的通知 / approve"
+
+
+def test_a_case_stored_before_compaction_still_verifies_and_is_compacted_by_its_next_step(
+        docroute: Docroute, ready: dict[str, Actor], monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as patch:  # the engine as it was: every task kept
+        patch.setattr(compaction, "compact", lambda workflow, margin=0: 0)
+        case_id = start_review(docroute, ready["clerk"])
+        for _ in range(8):
+            _send_back(docroute, case_id, ready)
+    legacy_bytes, legacy_tasks = _snapshot(docroute, case_id)
+    with docroute.session() as s:  # the stored state keeps every round
+        assert compaction.dropped_count(runtime.load_workflow(s, s.get(Instance, case_id))) == 0
+    verdict = verified(docroute, case_id)  # the stored state compacted, as replay compacts
+    assert verdict.ok, verdict.difference
+    runtime.CACHE.clear()
+    _send_back(docroute, case_id, ready)  # the first steps since: compacted at once
+    now_bytes, now_tasks = _snapshot(docroute, case_id)
+    assert now_tasks < legacy_tasks / 2 and now_bytes < legacy_bytes / 2
+    verdict = verified(docroute, case_id)  # replayed with compaction after every event
+    assert verdict.ok, verdict.difference
+    complete(docroute, case_id, ready["clerk"], DRAFT, name="拟稿")
+    complete(docroute, case_id, ready["rev2"], {"decision": "approve"}, name="核稿")
+    verdict = verified(docroute, case_id)
+    assert verdict.ok, verdict.difference
 
 
 def test_a_short_case_is_not_compacted(docroute: Docroute, ready: dict[str, Actor]) -> None:
@@ -157,22 +182,3 @@ def test_a_loop_through_a_merging_parallel_gateway_is_left_whole() -> None:
     assert compaction.dropped_count(workflow) == 0
     assert not compaction.compactable(workflow.spec)
 
-
-def test_a_case_stored_before_compaction_still_verifies(
-        docroute: Docroute, ready: dict[str, Actor], monkeypatch) -> None:
-    """A database written by a version without compaction holds every finished round;
-    its cases must still verify once the new version compacts on replay."""
-    case_id = start_review(docroute, ready["clerk"])
-    with monkeypatch.context() as old_version:
-        old_version.setattr(compaction, "compact", lambda workflow, margin=0: 0)
-        for _ in range(8):
-            _send_back(docroute, case_id, ready)
-        with docroute.session() as s:
-            stored = runtime.load_workflow(s, s.get(Instance, case_id))
-        assert compaction.dropped_count(stored) == 0  # the old state: every round kept
-    runtime.CACHE.clear()
-    verdict = verified(docroute, case_id)
-    assert verdict.ok, verdict.difference
-    with docroute.session() as s:  # and the stored state really is the uncompacted one
-        stored = runtime.load_workflow(s, s.get(Instance, case_id))
-        assert compaction.compact(stored) > 0

@@ -129,6 +129,8 @@ def _write_heads(session: Session) -> None:
 
 
 def _forget_chains(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: chains touched before it still need their heads moved
     session.info.pop(_TOUCHED, None)
 
 
