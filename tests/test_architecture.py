@@ -36,11 +36,14 @@ def _imports(path: Path, *, top_level_only: bool) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(), filename=str(path))
     module = _module_name(path)
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    # Imports under ``if TYPE_CHECKING:`` name types for the checker and never run.
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and _is_type_checking(block) for n in ast.walk(block)}
     if top_level_only:
         nodes = [n for stmt in tree.body if not _is_type_checking(stmt) for n in ast.walk(stmt)
                  if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
     else:
-        nodes = list(ast.walk(tree))
+        nodes = [n for n in ast.walk(tree) if id(n) not in typing_only]
     found: list[tuple[int, str]] = []
     for node in nodes:
         if isinstance(node, ast.Import):
@@ -157,3 +160,17 @@ def test_every_engine_module_belongs_to_a_package_or_the_foundation() -> None:
     flat = {p.stem for p in ENGINE.glob("*.py")}
     assert flat <= foundation, f"new flat engine modules: {sorted(flat - foundation)}"
     assert {p.name for p in ENGINE.iterdir() if (p / "__init__.py").exists()} == set(PACKAGES)
+
+
+def test_the_web_layer_reads_through_the_engine_never_the_tables() -> None:
+    """Pages and the API call engine functions (``engine.queries`` and the packages) for
+    every read, so one rule serves both; table classes appear in webui only as types."""
+    offences = [
+        f"{path.relative_to(ROOT)}:{line}: imports {module}"
+        for path in _sources("webui")
+        for line, module in _imports(path, top_level_only=False)
+        if module == "engine.models" or module.startswith("engine.models.")
+    ]
+    type_only = [f"{p.relative_to(ROOT)}" for p in _sources("webui")
+                 if "engine.models" in p.read_text()]
+    assert offences == [] and len(type_only) > 0  # the walk saw the type-only imports

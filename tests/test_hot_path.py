@@ -105,9 +105,8 @@ def test_the_chain_head_follows_what_was_written_even_after_a_savepoint_rolls_ba
         app: Flask, docroute: Docroute, people: dict) -> None:
     """History remembers the end it sealed instead of reading it back; an append that a
     savepoint undid must not become the recorded end."""
-    from engine.history.audit import ChainHead
-
     from engine import history
+    from engine.history.audit import ChainHead
     from engine.models import Event
 
     with docroute.session() as s:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from engine import DocrouteError
-from engine.models import Task
 from engine.org import identity, organisation
+from engine.queries import records
 from engine.runtime import admin
 
 from . import get_docroute
 from .admin_base import bp
 from .auth import current_actor
 from .views import is_english
+
+if TYPE_CHECKING:
+    pass
 
 
 def _flag(name: str) -> bool:
@@ -87,7 +89,7 @@ def user(username: str) -> Any:
         others = [_user_view(u) for u in organisation.active_users(s) if u.username != username]
         open_tasks = [{"id": t.id, "name": t.name, "title": t.title, "instance_id": t.instance_id,
                        "groups": list(t.candidate_groups or [])}
-                      for t in s.scalars(select(Task).where(Task.assignee == username))]
+                      for t in records.assigned_tasks(s, username)]
     return render_template("admin/user.html", user=person, groups=groups, others=others,
                            open_tasks=open_tasks, clearances=identity.CLEARANCES), status
 

@@ -6,7 +6,7 @@ It calls the same engine functions as the pages. Errors are JSON objects with an
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, jsonify, request
 from sqlalchemy.orm import Session
@@ -14,12 +14,15 @@ from sqlalchemy.orm import Session
 from engine import NotFound, definitions, history, runtime
 from engine.definitions import forms
 from engine.ids import MAX_ID
-from engine.models import Definition, Instance
+from engine.queries import records
 from engine.queries.inbox import InboxFilter, list_tasks
 
 from . import get_docroute
 from .api_base import api_actor, bp, instance_json, int_arg, json_body, not_auditor, task_json
 from .openapi import OPENAPI
+
+if TYPE_CHECKING:
+    from engine.models import Definition
 
 
 def _start_form(s: Session, definition: Definition) -> dict[str, Any] | None:
@@ -101,7 +104,7 @@ def get_task(task_id: str) -> Any:
     actor = api_actor()
     with get_docroute().session() as s:
         row = runtime.get_task_row(s, task_id, actor)
-        instance = s.get_one(Instance, row.instance_id)
+        instance = records.case_of(s, row)
         body = task_json(row)
         body["form"] = runtime.task_form(s, instance, row)
         body["data"] = runtime.task_data(s, row)
@@ -143,6 +146,3 @@ def complete(task_id: str) -> Any:
     with get_docroute().session() as s:
         instance = runtime.complete(s, task_id, actor, data)
         return jsonify(instance_json(instance))
-
-from . import api_links as _api_links  # noqa: E402,F401  (linked-case routes on bp)
-from . import api_reports as _api_reports  # noqa: E402,F401  (report routes on bp)

@@ -8,16 +8,18 @@ A leaf module: ``api``, ``api_documents``, ``api_links`` and ``api_reports`` imp
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, g, jsonify, request
 
 from engine import Actor, NotAllowed
 from engine.ids import MAX_ID
-from engine.models import Instance, Task
 from engine.org import identity
 
 from . import csrf, get_docroute
+
+if TYPE_CHECKING:
+    from engine.models import Instance, Task
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)

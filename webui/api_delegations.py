@@ -8,15 +8,17 @@ may hold those tasks, and every change is an event on the system history.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, jsonify
 
-from engine.models import Delegation
 from engine.org import orgchart
 
 from . import get_docroute
 from .api_base import api_actor, bp, json_body, not_auditor
+
+if TYPE_CHECKING:
+    from engine.models import Delegation
 
 
 def delegation_json(row: Delegation) -> dict[str, Any]:

@@ -8,20 +8,22 @@ like one that does not exist; its classification changes only through its own ca
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
 
 from engine import Actor
 from engine.deadlines import chase
-from engine.models import Attachment, Document, Instance
 from engine.org import identity
 from engine.registry import attachments, classification, documents
 from engine.registry.documents import Search
 
 from . import get_docroute
 from .api_base import api_actor, bp, int_arg, json_body, not_auditor
+
+if TYPE_CHECKING:
+    from engine.models import Attachment, Document, Instance
 
 
 def attachment_json(row: Attachment, document_id: int) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from flask_babel import lazy_gettext
 from engine import Actor, clock, history, runtime
 from engine.history import audit, checkpoints, replay
 from engine.history.audit import CaseSearch
+from engine.queries import records
 
 from . import get_docroute, timeline
 from .auth import auditor_required, current_actor
@@ -293,8 +294,6 @@ def _details(type_: str, payload: dict[str, Any], names: dict[str, str]
 @auditor_required
 def frames(instance_id: int) -> Any:
     """Every step's view at once, so the slider needs no further request."""
-    from engine.models import Definition
-
     with get_docroute().session() as s:
         _case(s, instance_id)
         rows = replay.case_event_rows(s, instance_id)
@@ -309,7 +308,7 @@ def frames(instance_id: int) -> Any:
             result = replay.replay(s, instance_id, events=rows)
             names = user_names(s)
             used = sorted({f.definition_id for f in result.frames})
-            xml = {str(d): s.get_one(Definition, d).xml for d in used}
+            xml = {str(d): x for d, x in records.definition_xml(s, used).items()}
             body = {
                 "instance_id": instance_id, "events": result.events, "error": result.error,
                 "unknown_types": result.unknown_types, "definitions": xml,
@@ -325,9 +324,7 @@ def _labelled_frames(s: Any, instance_id: int, frames: list[dict[str, Any]]
                      ) -> list[dict[str, list[str]]]:
     """Each frame's case data as {name: [label, shown value]} in the reader's language,
     labelled like the forms (never a bare variable such as ``level: yellow``)."""
-    from engine.models import Instance
-
-    instance = s.get(Instance, instance_id)
+    instance = records.case(s, instance_id)
     schemas = timeline.field_schemas(s, instance) if instance is not None else {}
     names = user_names(s)
     seen: dict[tuple[str, str], list[str]] = {}

@@ -4,18 +4,20 @@ The rules are ``engine.registry.links``'s."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, flash, redirect, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from engine import Conflict, NotAllowed
-from engine.models import Instance
 from engine.registry import links
 
 from . import get_docroute
 from .auth import current_actor, staff_required
+
+if TYPE_CHECKING:
+    from engine.models import Instance
 
 bp = Blueprint("case_links", __name__)
 

@@ -4,16 +4,18 @@ which elements are done, active, and which flows were taken (engine.queries.prog
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 from sqlalchemy.orm import Session
 
 from engine.definitions.bpmn import parse_xml
-from engine.models import Instance
 from engine.queries.progress import case_progress
 
 from .views import english_labels, is_english
+
+if TYPE_CHECKING:
+    from engine.models import Instance
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 

@@ -8,11 +8,10 @@ A classification changes only through its own action (定密/解密,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import (
@@ -27,9 +26,8 @@ from engine import (
 )
 from engine.deadlines import chase
 from engine.errors import Conflict
-from engine.models import Attachment, Document, Instance, Task
 from engine.org import access, identity
-from engine.queries import handled
+from engine.queries import handled, records
 from engine.registry import attachments as files
 from engine.registry import classification, search
 
@@ -42,6 +40,9 @@ from .safety import safe_next
 from .sheet import sheet_view
 from .timeline import case_timeline, shown_fields
 from .views import people_and_groups
+
+if TYPE_CHECKING:
+    from engine.models import Attachment, Document, Instance
 
 bp = Blueprint("documents", __name__)
 # Shown by the summary card (documents/_parts.html); the detail page lists the rest.
@@ -107,9 +108,7 @@ def index() -> Any:
         query = visible_documents(actor)
         if q:
             query = query.where(search.document_matches(s, q))
-        if kind:
-            query = query.where(Document.kind == kind)
-        rows = s.scalars(query.order_by(Document.created_at.desc()).limit(200))
+        rows = s.scalars(records.documents_newest_first(query, kind))
         documents = [document_view(d) for d in rows]
         steps = handled.open_steps(s, [d["id"] for d in documents if d])
         names = people_and_groups(s)
@@ -161,7 +160,7 @@ def new(kind: str) -> Any:
 
 
 def _first_task(s: Session, actor: Actor, instance_id: int) -> str | None:
-    for row in s.scalars(select(Task).where(Task.instance_id == instance_id)):
+    for row in records.case_tasks(s, instance_id):
         if runtime.can_see_task(row, actor):
             return row.id
     return None
@@ -183,13 +182,11 @@ def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
                             "due_provisional": t.due_provisional,
                             "who": names.get(t.assignee, t.assignee) if t.assignee else
                             "、".join(names.get(g, g) for g in t.candidate_groups or [])}
-                           for t in s.scalars(select(Task).where(
-                               Task.instance_id == instance.id))]}
+                           for t in records.case_tasks(s, instance.id)]}
 
 
 def _cases(s: Session, document_id: int) -> list[Instance]:
-    return list(s.scalars(select(Instance).where(Instance.document_id == document_id)
-                          .order_by(Instance.started_at)))
+    return records.document_cases(s, document_id)
 
 
 @bp.get("/documents/<int:document_id>")
@@ -244,7 +241,7 @@ def chase_case(instance_id: int) -> Any:
     try:
         with get_docroute().session() as s:
             result = chase.chase(s, actor, instance_id, request.form.get("note", ""))
-            document_id = s.get(Instance, instance_id).document_id  # type: ignore[union-attr]
+            document_id = records.case_of_id(s, instance_id).document_id
     except NotFound:
         abort(404)
     except (NotAllowed, Conflict, DocrouteError) as error:

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from engine import Actor, Conflict, DocrouteError, NotAllowed, NotFound, clock, definitions, runtime
+from engine.deadlines import notify
 from engine.ids import parse_id
 from engine.org import access, identity
 from engine.queries import handled
@@ -25,7 +26,7 @@ from . import get_docroute, notices
 from .auth import current_actor, staff_required
 from .registration import startable_kinds
 from .safety import safe_next
-from .views import notification_api, one_language, people_and_groups
+from .views import one_language, people_and_groups
 
 bp = Blueprint("inbox", __name__)
 SCOPES = ("all", "mine", "group")
@@ -190,21 +191,15 @@ def delegates(s: Session, actor: Actor, classification: int) -> list[dict[str, s
 @bp.get("/notifications")
 def notifications() -> Any:
     actor = current_actor()
-    api = notification_api()
-    items: list[Any] = []
-    if api is not None:
-        with get_docroute().session() as s:
-            items = notices.render(s, api.list_notifications(s, actor.id, 100))
-    return render_template("inbox/notifications.html", items=items,
-                           available=api is not None)
+    with get_docroute().session() as s:
+        items = notices.render(s, notify.list_notifications(s, actor.id, 100))
+    return render_template("inbox/notifications.html", items=items)
 
 
 @bp.post("/notifications/read")
 def notifications_read() -> Any:
     actor = current_actor()
-    api = notification_api()
-    if api is not None:
-        ids = [i for i in map(parse_id, request.form.getlist("id")) if i is not None] or None
-        with get_docroute().session() as s:
-            api.mark_read(s, actor.id, ids)
+    ids = [i for i in map(parse_id, request.form.getlist("id")) if i is not None] or None
+    with get_docroute().session() as s:
+        notify.mark_read(s, actor.id, ids)
     return redirect(safe_next(request.form.get("next"), url_for("inbox.notifications")))

@@ -6,16 +6,18 @@ so the started case's first tasks find them filled in. Titles follow DOMAIN.md �
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from engine import Actor, FormInvalid, runtime
 from engine.definitions import forms
-from engine.models import Document
 from engine.org import identity
 from engine.registry import documents
+
+if TYPE_CHECKING:
+    from engine.models import Document
 
 DOC_TYPES = ["决议", "决定", "命令", "公报", "公告", "通告", "意见", "通知", "通报", "报告",
              "请示", "批复", "议案", "函", "纪要"]

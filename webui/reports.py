@@ -7,20 +7,22 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, abort, render_template, request
 from flask_babel import gettext as _
 from openpyxl import Workbook
 
 from engine import FormInvalid, clock
-from engine.models import Instance
 from engine.org import identity
-from engine.queries import kpi
+from engine.queries import kpi, records
 
 from . import get_docroute
 from .auth import current_actor
 from .views import is_english
+
+if TYPE_CHECKING:
+    pass
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -85,7 +87,7 @@ def cases() -> Any:
         ids = kpi.drill_down(s, current_actor(), period, figure, unit)
         rows = [{"id": i.id, "title": i.title, "process": i.definition.name,
                  "status": i.status, "started_at": i.started_at, "ended_at": i.ended_at}
-                for i in (s.get(Instance, case_id) for case_id in ids) if i is not None]
+                for i in records.cases(s, ids)]
     return render_template("reports/cases.html", rows=rows, period=period, figure=figure,
                            figure_names=kpi.FIGURE_NAMES, unit=_unit_names().get(unit, unit))
 

@@ -10,15 +10,17 @@ never as an opinion, and an opinion superseded by a redo is left off.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engine.models import Document, Instance
 from engine.registry import opinions
 
 from .timeline import field_schemas, shown_value
 from .views import label, people_and_groups
+
+if TYPE_CHECKING:
+    from engine.models import Document, Instance
 
 # Opinions printed in their own box of the 发文稿纸, not in the list of other opinions.
 SIGN_OFF, OFFICE_REVIEW = "signoff_opinion", "review_opinion"

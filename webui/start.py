@@ -5,17 +5,19 @@ and opens that task. Who may start which process is ``runtime.may_start``'s rule
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from engine import NotAllowed, definitions, runtime
-from engine.models import Task
+from engine.queries import records
 
 from . import get_docroute
 from .auth import current_actor, staff_required
+
+if TYPE_CHECKING:
+    pass
 
 bp = Blueprint("start", __name__, url_prefix="/start")
 # The duties started here; documents are registered on their own pages (收文, 发文).
@@ -46,9 +48,8 @@ def new(key: str) -> Any:
     try:
         with get_docroute().session() as s:
             instance = runtime.start_case(s, actor, key, {})
-            first = next((t.id for t in s.scalars(
-                select(Task).where(Task.instance_id == instance.id))
-                if runtime.can_see_task(t, actor)), None)
+            first = next((t.id for t in records.case_tasks(s, instance.id)
+                          if runtime.can_see_task(t, actor)), None)
             case_id = instance.id
     except NotAllowed:
         flash(_("You may not start this kind of case."), "error")

@@ -8,16 +8,15 @@ and does the same.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import Actor, Conflict, DocrouteError, FormInvalid, NotFound, clock, runtime
-from engine.models import Instance, Task
 from engine.org import authority
+from engine.queries import records
 from engine.runtime import drafts
 
 from . import get_docroute
@@ -27,6 +26,9 @@ from .formdata import friendly_errors, parse_form, with_defaults
 from .inbox import flash_engine_error, stale_task_message
 from .timeline import case_timeline, opinion_entries
 from .views import en_name, is_english, people_and_groups
+
+if TYPE_CHECKING:
+    from engine.models import Instance, Task
 
 bp = Blueprint("tasks", __name__)
 RETURN_VALUE = "return"
@@ -41,7 +43,7 @@ def decision_options(schema: dict[str, Any]) -> tuple[bool, list[Any]]:
 
 def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
           errors: dict[str, str]) -> dict[str, Any]:
-    instance = s.get_one(Instance, row.instance_id)
+    instance = records.case_of(s, row)
     schema = runtime.task_form(s, instance, row)
     can_return, other_decisions = decision_options(schema)
     draft = drafts.get(s, actor, row.id)
@@ -78,7 +80,7 @@ def task(task_id: str) -> Any:
             draft = drafts.get(s, actor, task_id)
             if draft is not None:
                 values.update(draft.data)
-            instance = s.get_one(Instance, row.instance_id)
+            instance = records.case_of(s, row)
             values = with_defaults(runtime.task_form(s, instance, row), values, is_english())
             return render_template("inbox/task.html", **_page(s, actor, row, values, {}))
     except (Conflict, NotFound):
@@ -94,7 +96,7 @@ def submit(task_id: str) -> Any:
     try:
         with get_docroute().session() as s:
             row = _load(s, actor, task_id)
-            instance = s.get_one(Instance, row.instance_id)
+            instance = records.case_of(s, row)
             schema = runtime.task_form(s, instance, row)
             data = parse_form(schema, request.form)
             if action == "return":
@@ -159,9 +161,7 @@ def _invalid(actor: Actor, task_id: str, schema: dict[str, Any], data: dict[str,
 
 def _next_task(s: Session, actor: Actor, instance_id: int) -> Task | None:
     """A task of the same case that this person may do right away (e.g. 签收 → 登记)."""
-    rows = s.scalars(select(Task).where(Task.instance_id == instance_id)
-                     .order_by(Task.created_at))
-    for row in rows:
+    for row in records.case_tasks(s, instance_id):
         if row.assignee == actor.username or (
                 row.assignee is None and runtime.can_see_task(row, actor)):
             return row

@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import history
 from engine.definitions import forms
-from engine.models import Form, Instance
+from engine.queries import records
 from engine.registry import opinions
 
 from .views import (
@@ -27,6 +26,9 @@ from .views import (
     people_and_groups,
     reminder_label,
 )
+
+if TYPE_CHECKING:
+    from engine.models import Instance
 
 HIDDEN = {"case_id", "started_by", "document_id"}
 
@@ -68,7 +70,7 @@ def field_schemas(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
 def global_field_schemas(s: Session) -> dict[str, dict[str, Any]]:
     """Field name -> schema over every deployed form (newest versions first)."""
     found: dict[str, dict[str, Any]] = {}
-    for form in s.scalars(select(Form).order_by(Form.key, Form.version.desc())):
+    for form in records.newest_forms_first(s):
         _collect(found, form.schema)
     return found
 

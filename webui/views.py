@@ -242,14 +242,10 @@ def choice_label(value: Any, node: dict[str, Any]) -> str:
 
 def people_and_groups(s: Any) -> dict[str, str]:
     """Usernames and group keys -> display names in the user's language."""
-    from sqlalchemy import select
-
-    from engine.models import Group, User
+    from engine.queries import records
 
     names = {key: str(name) for key, name in SYSTEM_NAMES.items()}
-    names.update({u: n for u, n in s.execute(select(User.username, User.name))})
-    for key, name, name_en in s.execute(select(Group.key, Group.name, Group.name_en)):
-        names[key] = (name_en or name) if is_english() else name
+    names.update(records.display_names(s, english=is_english()))
     return names
 
 
@@ -326,21 +322,11 @@ def multiline(value: Any) -> Markup:
 # --- notifications (engine.deadlines.reminders and notify) ----------------------------------
 
 
-def notification_api() -> Any:
-    """The engine's notifications (``engine.deadlines.notify``)."""
-    return notify
-
-
 def _count_unread() -> None:
     g.unread = 0
     actor = g.get("actor")
-    api = notification_api()
     # POSTs too: a form shown again after a validation error keeps the header's count.
-    if actor is None or api is None or request.blueprint == "api" \
-            or request.method not in ("GET", "POST"):
+    if actor is None or request.blueprint == "api" or request.method not in ("GET", "POST"):
         return
-    try:
-        with get_docroute().session() as s:
-            g.unread = int(api.unread_count(s, actor.id))
-    except Exception:  # a missing table during a rolling upgrade must not break pages
-        g.unread = 0
+    with get_docroute().session() as s:
+        g.unread = notify.unread_count(s, actor.id)

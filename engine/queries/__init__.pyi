@@ -7,3 +7,4 @@ from . import handled as handled
 from . import inbox as inbox
 from . import kpi as kpi
 from . import progress as progress
+from . import records as records
