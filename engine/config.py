@@ -3,10 +3,44 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where to send e-mail (``Settings.mail``; None: no e-mail is sent)."""
+
+    host: str
+    port: int = 25
+    sender: str = "docroute@localhost"
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> MailSettings | None:
+        """``DOCROUTE_SMTP_HOST`` (required, else None), ``_PORT``, ``_FROM``, ``_USER``,
+        ``_PASSWORD``, ``_STARTTLS`` (1/true/yes)."""
+        host = environ.get("DOCROUTE_SMTP_HOST", "").strip()
+        if not host:
+            return None
+        port_text = environ.get("DOCROUTE_SMTP_PORT", "25")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(
+                f"DOCROUTE_SMTP_PORT must be a port number, not {port_text!r}") from None
+        return cls(host=host, port=port,
+                   sender=environ.get("DOCROUTE_SMTP_FROM", "") or cls.sender,
+                   username=environ.get("DOCROUTE_SMTP_USER", ""),
+                   password=environ.get("DOCROUTE_SMTP_PASSWORD", ""),
+                   starttls=environ.get("DOCROUTE_SMTP_STARTTLS", "").lower()
+                   in ("1", "true", "yes"))
 
 
 @dataclass(frozen=True)
@@ -22,6 +56,7 @@ class Settings:
     # Connections per process; 0: SQLAlchemy's default (docroute serve sets threads + 1).
     db_pool_size: int = 0
     history_key: str = ""  # hex; empty: the key file in ``home`` (engine/keys.py)
+    mail: MailSettings | None = None  # DOCROUTE_SMTP_*; None: notifications stay in-app
 
     @property
     def db_url(self) -> str:
@@ -59,4 +94,5 @@ class Settings:
             except ValueError:
                 raise ValueError("DOCROUTE_SCRIPT_TIMEOUT_SECONDS must be a number of seconds, "
                                  f"not {env['DOCROUTE_SCRIPT_TIMEOUT_SECONDS']!r}") from None
+        kwargs["mail"] = MailSettings.from_env(env)
         return cls(**kwargs)  # type: ignore[arg-type]

@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Docroute, Settings, clock, history, runtime
+from engine.config import MailSettings
 from engine.deadlines import notify, reminders, workcalendar
-from engine.deadlines.notify import MailSettings, send_outbox
+from engine.deadlines.notify import send_outbox
 from engine.deadlines.reminders import ReminderPolicy
 from engine.definitions import SourceFile
 from engine.models import Document, Event, MailOutbox, Notification, Task, User

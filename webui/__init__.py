@@ -56,7 +56,6 @@ def create_app(config: dict[str, Any] | None = None, docroute: Docroute | None =
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         RATELIMIT_ENABLED=True,
-        SCHEDULER_ENABLED=False,
     )
     app.config.from_prefixed_env("DOCROUTE")
     if config:

@@ -117,19 +117,10 @@ def _serve_dev(host: str, port: int, no_scheduler: bool) -> None:
             scheduler.shutdown()
 
 
-def _mail() -> Any:
-    from engine.deadlines import notify
-
-    try:
-        return notify.MailSettings.from_env(os.environ)
-    except ValueError as error:
-        _fail(str(error))
-
-
 def _start_scheduler(app: Docroute) -> Any:
     from engine.runtime import timers
 
-    scheduler = timers.Scheduler(app, mail=_mail())
+    scheduler = timers.Scheduler(app, mail=app.settings.mail)
     scheduler.start()
     return scheduler
 
@@ -140,7 +131,8 @@ def worker(once: bool) -> None:
     """Run the timer scheduler alone (several workers may share one PostgreSQL)."""
     from engine.runtime import timers
 
-    count = timers.run_worker(_docroute(), once=once, mail=_mail())
+    app = _docroute()
+    count = timers.run_worker(app, once=once, mail=app.settings.mail)
     if once:
         click.echo(f"fired {count} case(s)")
 

@@ -116,11 +116,10 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _start_scheduler_in_worker(worker: Any) -> None:
-    from engine.deadlines import notify
     from engine.runtime import timers
 
     docroute = worker.wsgi.extensions["docroute"]
-    scheduler = timers.Scheduler(docroute, mail=notify.MailSettings.from_env(os.environ))
+    scheduler = timers.Scheduler(docroute, mail=docroute.settings.mail)
     scheduler.start()
     worker.docroute_scheduler = scheduler
 

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.config import MailSettings
 from engine.models import Instance, MailOutbox, Notification, User
 
 log = logging.getLogger(__name__)
@@ -152,40 +153,9 @@ def mark_read(session: Session, user_id: int, ids: Iterable[int] | None = None) 
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-# --- e-mail ------------------------------------------------------------------------------------
+# --- e-mail (where to send it: ``engine.config.MailSettings``, part of ``Settings``) -----------
 
 
-@dataclass(frozen=True)
-class MailSettings:
-    """Where to send e-mail. Built by the caller (CLI, app factory); the engine reads no env."""
-
-    host: str
-    port: int = 25
-    sender: str = "docroute@localhost"
-    username: str = ""
-    password: str = ""
-    starttls: bool = False
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> MailSettings | None:
-        """``DOCROUTE_SMTP_HOST`` (required, else None), ``_PORT``, ``_FROM``, ``_USER``,
-        ``_PASSWORD``, ``_STARTTLS`` (1/true/yes)."""
-        host = environ.get("DOCROUTE_SMTP_HOST", "").strip()
-        if not host:
-            return None
-        port_text = environ.get("DOCROUTE_SMTP_PORT", "25")
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise ValueError(
-                f"DOCROUTE_SMTP_PORT must be a port number, not {port_text!r}") from None
-        return cls(host=host, port=port,
-                   sender=environ.get("DOCROUTE_SMTP_FROM", "") or cls.sender,
-                   username=environ.get("DOCROUTE_SMTP_USER", ""),
-                   password=environ.get("DOCROUTE_SMTP_PASSWORD", ""),
-                   starttls=environ.get("DOCROUTE_SMTP_STARTTLS", "").lower()
-                   in ("1", "true", "yes"))
 
 
 def _connect(mail: MailSettings) -> smtplib.SMTP:

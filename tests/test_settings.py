@@ -1,0 +1,56 @@
+"""Every setting has one source (``Settings``, from ``DOCROUTE_*``) and takes effect."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import Docroute, Settings, db, runtime
+from engine.config import MailSettings
+from engine.definitions import SourceFile
+from engine.org import identity
+
+LOOP = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  id="defs_spin" targetNamespace="http://docroute.example/test">
+  <bpmn:process id="spin" name="空转" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="work"/>
+    <bpmn:scriptTask id="work" name="计算">
+      <bpmn:script>n = 0
+while True:
+    n = n + 1</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_mail_comes_from_the_environment_through_settings() -> None:
+    settings = Settings.from_env({"DOCROUTE_SMTP_HOST": "mail.dpxq.example",
+                                  "DOCROUTE_SMTP_PORT": "587", "DOCROUTE_SMTP_STARTTLS": "yes"})
+    assert settings.mail == MailSettings(host="mail.dpxq.example", port=587, starttls=True)
+    assert Settings.from_env({}).mail is None  # no host: notifications stay in the app
+    with pytest.raises(ValueError, match="DOCROUTE_SMTP_PORT"):
+        Settings.from_env({"DOCROUTE_SMTP_HOST": "x", "DOCROUTE_SMTP_PORT": "smtp"})
+
+
+def test_the_script_time_limit_setting_stops_a_runaway_script(tmp_path: Path) -> None:
+    app = Docroute(Settings(home=tmp_path, script_timeout_seconds=0.3))
+    try:
+        db.upgrade_schema(app.engine, history_key=app.keys.mac_key)
+        with app.session() as s:
+            app.deploy(s, [SourceFile("spin.bpmn", LOOP.encode())], actor="admin")
+        started = time.monotonic()
+        with app.session() as s:
+            case = runtime.start_case(s, identity.SYSTEM, "spin")
+            status, incident = case.status, case.incident or ""
+        elapsed = time.monotonic() - started
+    finally:
+        app.engine.dispose()
+    assert status == "error" and "time" in incident.lower(), incident
+    assert elapsed < 1.5  # the 0.3 s limit, not the 2 s default or no limit at all
