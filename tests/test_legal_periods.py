@@ -96,6 +96,41 @@ def test_registration_starts_the_legal_and_internal_dates(
                                                               D("2026-10-23"), "running")
 
 
+def test_the_answer_period_runs_before_the_first_step_then_follows_the_typed_date(
+        office: Docroute, manual_clock: clock.ManualClock) -> None:
+    manual_clock.set(at("2026-09-28"))  # Monday: both cases start today
+    guoyan, zhangli = actor(office, "guoyan"), actor(office, "zhangli")
+    with office.session() as s:
+        request = runtime.start_case(s, guoyan, "disclosure_request").id
+        suggestion = runtime.start_case(s, zhangli, "suggestion_proposal").id
+    # Waiting at 登记申请 / 交办, each case already has its row, counted from the start day.
+    view = answer(office, request)
+    assert (view.started_on, view.legal_due, view.target_due, view.status) == (
+        D("2026-09-28"), D("2026-10-30"), D("2026-10-23"), "running")
+    view = answer(office, suggestion)
+    assert (view.started_on, view.legal_due, view.status) == (
+        D("2026-09-28"), D("2026-12-28"), "running")
+    # The first step types an earlier date: the period is counted from it instead.
+    step(office, request, "register", {
+        "applicant_name": "王某", "applicant_type": "natural_person", "contact": "138",
+        "received_via": "post", "received_on": "2026-09-24", "title": "申请公开海岸带修复资金",
+        "request_content": "2026年海岸带修复项目资金使用情况"})
+    view = answer(office, request)
+    # 20 (15) working days from Thu 09-24: Mid-Autumn 09-25 and National Day off, 10-10 on.
+    assert (view.started_on, view.legal_due, view.target_due, view.status) == (
+        D("2026-09-24"), D("2026-10-29"), D("2026-10-22"), "running")
+    step(office, suggestion, "assign", {
+        "proposal_kind": "deputy_suggestion", "session_label": "七届人大三次会议",
+        "proposal_number": "第0124号", "title": "关于完善大鹏半岛公交线路的建议",
+        "lead_proposer": "李代表", "key_item": False, "assigned_on": "2026-09-22",
+        "handling_mode": "lead_co", "lead_department": "urban_management",
+        "co_departments": []})
+    view = answer(office, suggestion)
+    # 3 months from Tue 09-22: Tue 12-22 (the start day's would be Mon 12-28).
+    assert (view.started_on, view.legal_due, view.status) == (
+        D("2026-09-22"), D("2026-12-22"), "running")
+
+
 def test_consultation_pause_across_spring_festival_and_a_late_extension_is_refused(
         office: Docroute, manual_clock: clock.ManualClock) -> None:
     case = start(office, manual_clock, "2027-01-25")

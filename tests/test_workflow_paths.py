@@ -678,17 +678,21 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     answered = answer_clock("2026-06-02", status="closed")
     case = Case(parser, "suggestion_proposal", recorded=[
         answer_clock("2026-06-02", kind="months"),
+        answer_clock("2026-06-02", kind="months", restarts=1),
         answer_clock("2026-04-02", name="co_opinions", kind="months"),
         answer_clock("2026-04-02", name="co_opinions", status="closed"),
-        answer_clock("2026-09-02", kind="months", extension=3),
-        answered, answer_clock("2026-10-19", kind="months", restarts=1),
-        answered, answer_clock("2026-12-01", kind="months", restarts=2), answered])
+        answer_clock("2026-09-02", kind="months", extension=3, restarts=1),
+        answered, answer_clock("2026-10-19", kind="months", restarts=2),
+        answered, answer_clock("2026-12-01", kind="months", restarts=3), answered])
+    # The answer period runs from the start day until 交办 gives the date.
+    assert case.ready_ids() == ["assign"]
+    assert calls(case, "deadline_start") == [{"name": "answer", "kind": "months", "n": 3,
+                                              "max_extension": 3}]
     co = ["housing_construction", "eco_enforcement"]
     case.complete("assign", {**ASSIGN, "co_departments": co})
     # 3 months from 交办; an extension may add at most 3 more (6 in all).
-    assert calls(case, "deadline_start") == [{"name": "answer", "kind": "months", "n": 3,
-                                              "max_extension": 3,
-                                              "start_on": "2026-03-02"}]
+    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-02",
+                                                "reason": "按交办日期起算"}]
     sign_for = case.ready()[0]
     assert case.assignment(sign_for)[1] == ["urban_management"]
     case.complete("sign_for", {"sign_result": "object", "objection_reason": "属文物部门职责"})
@@ -729,8 +733,8 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     assert case.ready_ids() == ["feedback"]
     case.complete("feedback", {"satisfaction": "dissatisfied", "feedback_on": "2026-05-25"})
     assert case.ready_ids() == ["answer"]  # handled again within a month
-    assert calls(case, "deadline_restart") == [{"name": "answer", "n": 1,
-                                                "reason": "不满意，重新办理"}]
+    assert calls(case, "deadline_restart")[1:] == [{"name": "answer", "n": 1,
+                                                    "reason": "不满意，重新办理"}]
     assert calls(case, "deadline_close")[1] == {"name": "answer", "on": "2026-05-20"}
     answer_and_sign(case, "B")
     case.complete("feedback", {"satisfaction": "basically_satisfied", "feedback_on": "2026-06-25"})
@@ -741,14 +745,16 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     case.complete("feedback", {"satisfaction": "satisfied", "feedback_on": "2026-12-01"})
     case.complete("close", {"closed_on": "2026-12-02"})
     assert case.finished()
-    assert calls(case, "deadline_restart")[1]["reason"] == "跟踪办理后再次答复"
+    assert calls(case, "deadline_restart")[2]["reason"] == "跟踪办理后再次答复"
     assert case.services_left() == []
 
 
 @pytest.mark.parametrize("mode, co", [("split", ["nanao_office"]), ("lead_co", [])])
 def test_suggestion_split_or_alone(parser: DocrouteParser, mode: str, co: list[str]) -> None:
     case = Case(parser, "suggestion_proposal", recorded=[
-        answer_clock("2026-06-02", kind="months"), answer_clock("2026-06-02", status="closed")])
+        answer_clock("2026-06-02", kind="months"),
+        answer_clock("2026-06-02", kind="months", restarts=1),
+        answer_clock("2026-06-02", status="closed")])
     case.complete("assign", {**ASSIGN, "handling_mode": mode, "co_departments": co})
     case.complete("sign_for", {"sign_result": "accept"})
     if co:
@@ -845,11 +851,15 @@ APPLICATION = {"applicant_name": "王某", "applicant_type": "natural_person",
 def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None:
     case = Case(parser, "disclosure_request",
                 recorded=[answer_clock("2026-03-30", "2026-03-23"),
+                          answer_clock("2026-03-30", "2026-03-23", restarts=1),
                           answer_clock("2026-03-30", status="closed")])
-    case.complete("register", APPLICATION)
+    # The answer period runs from the start day until registration gives the receipt date.
+    assert case.ready_ids() == ["register"]
     assert calls(case, "deadline_start") == [{
-        "name": "answer", "kind": "workdays", "n": 20, "target": 15, "max_extension": 20,
-        "start_on": "2026-03-02"}]
+        "name": "answer", "kind": "workdays", "n": 20, "target": 15, "max_extension": 20}]
+    case.complete("register", APPLICATION)
+    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-02",
+                                                "reason": "按登记的收到日期起算"}]
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份",
                             "correction_days": 10})
     assert case.ready_ids() == ["await_correction"]
@@ -864,8 +874,9 @@ def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None
 
 def test_disclosure_full(parser: DocrouteParser) -> None:
     case = Case(parser, "disclosure_request", recorded=[
-        answer_clock("2026-03-30", "2026-03-23"),                       # start
-        answer_clock("2026-04-07", "2026-03-31", restarts=1),           # 补正
+        answer_clock("2026-03-30", "2026-03-23"),                       # case start
+        answer_clock("2026-03-30", "2026-03-23", restarts=1),           # registration
+        answer_clock("2026-04-07", "2026-03-31", restarts=2),           # 补正
         answer_clock("2026-05-08", "2026-04-29", extension=20),         # extension
         answer_clock("2026-05-08", "2026-04-29", status="paused",       # consultation
                      paused_on="2026-03-02"),
@@ -880,8 +891,8 @@ def test_disclosure_full(parser: DocrouteParser) -> None:
     assert case.assignment(check)[2] is not None
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份"})
     case.complete("await_correction", {"received_on": "2026-03-09"})
-    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-09",
-                                                "reason": "补正"}]
+    assert calls(case, "deadline_restart")[1:] == [{"name": "answer", "on": "2026-03-09",
+                                                    "reason": "补正"}]
     case.complete("check", {"completeness": "complete"})
     # Inner steps are due at the internal target, the answer itself at the legal date.
     assert case.assignment(case.ready()[0])[2] == datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)
