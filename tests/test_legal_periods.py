@@ -129,6 +129,9 @@ def test_the_answer_period_runs_before_the_first_step_then_follows_the_typed_dat
     # 3 months from Tue 09-22: Tue 12-22 (the start day's would be Mon 12-28).
     assert (view.started_on, view.legal_due, view.status) == (
         D("2026-09-22"), D("2026-12-22"), "running")
+    # Moving the clock to the typed day is not a restart (补正): nothing says 重新计时.
+    with office.session() as s:
+        assert [deadlines.get(s, c, "answer").restarts for c in (request, suggestion)] == [0, 0]
 
 
 def test_consultation_pause_across_spring_festival_and_a_late_extension_is_refused(

@@ -691,8 +691,8 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     co = ["housing_construction", "eco_enforcement"]
     case.complete("assign", {**ASSIGN, "co_departments": co})
     # 3 months from 交办; an extension may add at most 3 more (6 in all).
-    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-02",
-                                                "reason": "按交办日期起算"}]
+    assert calls(case, "deadline_rebase") == [{"name": "answer", "on": "2026-03-02",
+                                               "reason": "按交办日期起算"}]
     sign_for = case.ready()[0]
     assert case.assignment(sign_for)[1] == ["urban_management"]
     case.complete("sign_for", {"sign_result": "object", "objection_reason": "属文物部门职责"})
@@ -733,7 +733,7 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     assert case.ready_ids() == ["feedback"]
     case.complete("feedback", {"satisfaction": "dissatisfied", "feedback_on": "2026-05-25"})
     assert case.ready_ids() == ["answer"]  # handled again within a month
-    assert calls(case, "deadline_restart")[1:] == [{"name": "answer", "n": 1,
+    assert calls(case, "deadline_restart") == [{"name": "answer", "n": 1,
                                                     "reason": "不满意，重新办理"}]
     assert calls(case, "deadline_close")[1] == {"name": "answer", "on": "2026-05-20"}
     answer_and_sign(case, "B")
@@ -745,7 +745,7 @@ def test_suggestion_objection_extension_rehandle_follow_up(parser: DocrouteParse
     case.complete("feedback", {"satisfaction": "satisfied", "feedback_on": "2026-12-01"})
     case.complete("close", {"closed_on": "2026-12-02"})
     assert case.finished()
-    assert calls(case, "deadline_restart")[2]["reason"] == "跟踪办理后再次答复"
+    assert calls(case, "deadline_restart")[1]["reason"] == "跟踪办理后再次答复"
     assert case.services_left() == []
 
 
@@ -858,8 +858,8 @@ def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None
     assert calls(case, "deadline_start") == [{
         "name": "answer", "kind": "workdays", "n": 20, "target": 15, "max_extension": 20}]
     case.complete("register", APPLICATION)
-    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-02",
-                                                "reason": "按登记的收到日期起算"}]
+    assert calls(case, "deadline_rebase") == [{"name": "answer", "on": "2026-03-02",
+                                               "reason": "按登记的收到日期起算"}]
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份",
                             "correction_days": 10})
     assert case.ready_ids() == ["await_correction"]
@@ -875,8 +875,8 @@ def test_disclosure_abandoned_without_correction(parser: DocrouteParser) -> None
 def test_disclosure_full(parser: DocrouteParser) -> None:
     case = Case(parser, "disclosure_request", recorded=[
         answer_clock("2026-03-30", "2026-03-23"),                       # case start
-        answer_clock("2026-03-30", "2026-03-23", restarts=1),           # registration
-        answer_clock("2026-04-07", "2026-03-31", restarts=2),           # 补正
+        answer_clock("2026-03-30", "2026-03-23"),                       # registration
+        answer_clock("2026-04-07", "2026-03-31", restarts=1),           # 补正
         answer_clock("2026-05-08", "2026-04-29", extension=20),         # extension
         answer_clock("2026-05-08", "2026-04-29", status="paused",       # consultation
                      paused_on="2026-03-02"),
@@ -891,8 +891,8 @@ def test_disclosure_full(parser: DocrouteParser) -> None:
     assert case.assignment(check)[2] is not None
     case.complete("check", {"completeness": "correct", "correction_notice": "请明确年份"})
     case.complete("await_correction", {"received_on": "2026-03-09"})
-    assert calls(case, "deadline_restart")[1:] == [{"name": "answer", "on": "2026-03-09",
-                                                    "reason": "补正"}]
+    assert calls(case, "deadline_restart") == [{"name": "answer", "on": "2026-03-09",
+                                                "reason": "补正"}]
     case.complete("check", {"completeness": "complete"})
     # Inner steps are due at the internal target, the answer itself at the legal date.
     assert case.assignment(case.ready()[0])[2] == datetime(2026, 3, 31, 15, 59, 59, tzinfo=UTC)

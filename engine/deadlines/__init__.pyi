@@ -22,6 +22,7 @@ from .periods import extension_problem as extension_problem
 from .periods import get as get
 from .periods import list_for_case as list_for_case
 from .periods import pause as pause
+from .periods import rebase as rebase
 from .periods import recompute_provisional as recompute_provisional
 from .periods import restart as restart
 from .periods import resume as resume

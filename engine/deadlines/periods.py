@@ -313,6 +313,27 @@ def restart(session: Session, instance_id: int, name: str, *, on: date | str | N
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
 
 
+def rebase(session: Session, instance_id: int, name: str, *, on: date | str | None,
+           reason: str = "", actor: str = identity.SYSTEM_ACTOR, record: bool = True
+           ) -> DeadlineView:
+    """Count the period from the receipt day the first step gives.
+
+    A case's clock starts with the case, on the start day, because the day the application
+    or the assignment arrived is typed only at registration; this moves it to that day.
+    It is not a restart (补正): the restart count stays, so the page says 重新计时 only
+    when the law's restart happened.
+    """
+    if record:
+        runtime.lock_case(session, instance_id)
+    row = _row(session, instance_id, name)
+    previous = row.legal_due
+    received = _day(on, "the receipt day")
+    _set_dates(row, started_on=received, extension=row.extension, paused=row.paused_units)
+    row.started_on = received
+    return _record(session, instance_id, "rebased", actor, row,
+                   {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
+
+
 def extend(session: Session, instance_id: int, name: str, *, n: int | str | None = None,
            approver: str, reason: str, until: date | str | None = None,
            on: date | str | None = None, actor: str = identity.SYSTEM_ACTOR,
@@ -494,6 +515,13 @@ def _op_restart(call: ServiceCall) -> dict[str, Any]:
     return restart(call.session, call.instance_id, _name(call), on=_param(call, "on"),
                    reason=str(_param(call, "reason", "")), n=_param(call, "n"),
                    actor=call.actor, record=False).as_dict()
+
+
+@operator("deadline_rebase")
+def _op_rebase(call: ServiceCall) -> dict[str, Any]:
+    return rebase(call.session, call.instance_id, _name(call), on=_param(call, "on"),
+                  reason=str(_param(call, "reason", "")), actor=call.actor,
+                  record=False).as_dict()
 
 
 @operator("deadline_set")

@@ -53,7 +53,7 @@ PASSIVE_EVENTS = frozenset({
     "linked", "chased",
     "attachment_added", "document_updated", "number_allocated", "reclassified",
     "deadline_started", "deadline_paused", "deadline_resumed", "deadline_restarted",
-    "deadline_extended", "deadline_closed",
+    "deadline_extended", "deadline_closed", "deadline_rebased",
 })
 
 # A timer becomes READY in one pass and runs in the next; a cycle may need more.
