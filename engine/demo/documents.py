@@ -85,6 +85,7 @@ UNITS = ["新区各部门", *SUBDISTRICTS]
 # Values for task form fields, by field name, whatever the task (overridden per case).
 COMMON_DATA: dict[str, Any] = {
     "check_result": "accept", "decision": "approve", "items_complete": True,
+    "text_matches": True, "no_blank": True,  # 监印 ticks both checks (never pre-ticked)
     "check_opinion": "材料齐全，格式规范。", "handling_mode": "act",
     "proposed_handling": "拟请王芳副主任阅示，由应急管理局牵头办理，各办事处配合。",
     "instruction_group": "supervising_leaders",
