@@ -187,10 +187,9 @@ def test_government_information_through_the_browser(browser: Any, site: Site) ->
 def demo_cases(site: Site) -> Site:
     """The demo's documents and cases (the organisation is already there), and a request
     for disclosure for the annual table."""
-    from engine.demo import documents as demo_documents  # noqa: F401  (register the seeders)
-    from engine.demo import duties as demo_duties  # noqa: F401  (register the seeders)
+    from engine.wiring import demo_seeders
 
-    for seeder in demo.SEEDERS:
+    for seeder in demo_seeders():
         seeder(site.docroute)
     with site.docroute.session() as s:
         form = runtime.start_form_key(s, definitions.latest(s, "disclosure_request"))
