@@ -132,7 +132,6 @@ def bench_case(app: Docroute, shape: str, manual: clock.ManualClock) -> None:
                            == "state")
         verdict = audit.verify_case(s, case_id)
         assert verdict.ok, verdict.lines()
-    runtime.CACHE.clear()
 
     def verify() -> None:
         with app.session() as s:

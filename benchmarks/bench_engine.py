@@ -8,7 +8,7 @@ Measures (medians, milliseconds):
   with serialize/deserialize (the stock serializer, spec included) between tasks;
 * a bare database commit (one small UPDATE);
 * docroute's complete-task through the engine (load, validate, step, persist, commit),
-  warm (live-workflow cache) and cold (``runtime.CACHE`` cleared before each step);
+  warm (live-workflow cache) and cold (``Docroute.runtime.cache`` cleared before each step);
 * the same with 100 and with 100,000 cases in the database (synthetic rows bulk-inserted);
 * one task in a case with 1 and with 100 completed send-back rounds.
 
@@ -175,7 +175,7 @@ class Bench:
                  ) -> float:
         task_id = self.open_task(case_id)
         if cold:
-            runtime.CACHE.clear()
+            self.app.runtime.cache.clear()
 
         def step() -> None:
             with self.app.session() as s:

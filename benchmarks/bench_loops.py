@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_engine
 
-from engine import runtime
 from engine.history import replay
 from engine.models import Instance
 from engine.runtime import compaction
@@ -81,7 +80,6 @@ def main() -> None:
     floor = bench_engine.floor(50)
     load = os.getloadavg()[0]
     results = {"compaction": run(args.rounds, True), "no compaction": run(args.rounds, False)}
-    runtime.CACHE.clear()
     print(f"Floor {floor * 1000:.2f} ms; {args.rounds} rounds ({2 * args.rounds} steps); "
           f"load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n")
     print("| measure | " + " | ".join(results) + " |")

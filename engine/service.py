@@ -21,7 +21,7 @@ from engine.definitions.deployment import DeployResult, SourceFile
 from engine.history import chain as history
 from engine.history import keys
 from engine.org import identity
-from engine.runtime import cases as runtime
+from engine.runtime import state
 
 from . import db
 from .config import Settings
@@ -38,11 +38,13 @@ class Docroute:
             settings.home.mkdir(parents=True, exist_ok=True)
         pool = {"pool_size": settings.db_pool_size} if settings.db_pool_size else {}
         self.engine = db.make_engine(settings.db_url, **pool)
-        self.sessions = db.make_sessionmaker(self.engine)
+        # What this Docroute keeps in memory for running cases (runtime/state.py).
+        self.runtime = state.RuntimeState(
+            script_engine=scripting.make_script_engine(settings.script_timeout_seconds))
+        self.sessions = db.make_sessionmaker(self.engine, info={state.KEY: self.runtime})
         # The keys that make history forgery-evident live outside the database (keys.py).
         self.keys = keys.load(settings.home, settings.history_key)
         history.use_keys(self.engine, self.keys)
-        scripting.set_timeout(runtime.SCRIPT_ENGINE, settings.script_timeout_seconds)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

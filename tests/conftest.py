@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from engine import Docroute, Settings, clock, db, runtime
+from engine import Docroute, Settings, clock, db
 from engine.models import Base
 from engine.org import identity
 
@@ -110,10 +110,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
 
 @pytest.fixture
 def docroute(settings: Settings, manual_clock: clock.ManualClock) -> Iterator[Docroute]:
-    runtime.CACHE.clear()
     app = Docroute(settings)
     yield app
-    runtime.CACHE.clear()
     app.engine.dispose()
 
 
@@ -159,12 +157,10 @@ def shipped_office(request: pytest.FixtureRequest,
         engine.dispose()
     previous = clock.get_default_clock()
     clock.set_default_clock(clock.ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)))
-    runtime.CACHE.clear()
     app = Docroute(Settings(home=home / "home", database_url=url))
     app.init()
     with app.session() as s:
         demo.seed_organisation(s)
     yield app
-    runtime.CACHE.clear()
     app.engine.dispose()
     clock.set_default_clock(previous)

@@ -314,7 +314,6 @@ def test_every_demo_case_verifies(db_url: str, tmp_path: Path) -> None:
     """The shipped processes and the demo data: every case replays to its stored state."""
     from engine import Settings, demo
 
-    runtime.CACHE.clear()
     app = Docroute(Settings(home=tmp_path / "home", database_url=db_url))
     try:
         app.init()
@@ -329,7 +328,6 @@ def test_every_demo_case_verifies(db_url: str, tmp_path: Path) -> None:
             finished = s.scalars(select(Instance).where(Instance.status == "completed")).all()
             assert finished, "the demo has a finished case for auditors"
     finally:
-        runtime.CACHE.clear()
         app.engine.dispose()
 
 

@@ -17,7 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import URL, create_engine, make_url, select, text
 
-from engine import Docroute, NotAllowed, Settings, clock, demo, runtime
+from engine import Docroute, NotAllowed, Settings, clock, demo
 from engine.models import Event, Instance, Task
 from engine.org import identity, orgchart
 
@@ -85,10 +85,8 @@ def shipped_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 @pytest.fixture
 def shipped(shipped_url: str, tmp_path: Path, manual_clock: clock.ManualClock
             ) -> Iterator[Docroute]:
-    runtime.CACHE.clear()
     app = Docroute(Settings(home=tmp_path / "home", database_url=shipped_url))
     yield app
-    runtime.CACHE.clear()
     app.engine.dispose()
 
 

@@ -16,6 +16,7 @@ from test_replay import ready as ready
 
 from engine import Docroute, runtime
 from engine.definitions.bpmn import DocrouteParser, normalise, parse_xml
+from engine.definitions.scripting import make_script_engine
 from engine.history import replay
 from engine.models import Instance
 from engine.org.identity import Actor
@@ -50,7 +51,7 @@ def test_a_long_send_back_loop_keeps_tree_and_state_bounded_and_still_verifies(
     # Without compaction: ~1.2 KB and 4+ tasks more every round (30 rounds: ~4x round 3).
     assert last_tasks <= first_tasks + 2, sizes
     assert last_bytes <= 1.2 * first_bytes, sizes
-    runtime.CACHE.clear()  # the next step loads the compacted state from the database
+    docroute.runtime.cache.clear()  # the next step loads the compacted state from the database
     complete(docroute, case_id, ready["clerk"], DRAFT, name="拟稿")
     complete(docroute, case_id, ready["rev2"], {"decision": "approve"}, name="核稿")
     with docroute.session() as s:
@@ -83,7 +84,7 @@ def test_a_case_stored_before_compaction_still_verifies_and_is_compacted_by_its_
         assert compaction.dropped_count(runtime.load_workflow(s, s.get(Instance, case_id))) == 0
     verdict = verified(docroute, case_id)  # the stored state compacted, as replay compacts
     assert verdict.ok, verdict.difference
-    runtime.CACHE.clear()
+    docroute.runtime.cache.clear()
     _send_back(docroute, case_id, ready)  # the first steps since: compacted at once
     now_bytes, now_tasks = _snapshot(docroute, case_id)
     assert now_tasks < legacy_tasks / 2 and now_bytes < legacy_bytes / 2
@@ -146,7 +147,7 @@ def _loop(shape: dict[str, str], rounds: int, every_step: bool, finish: bool = T
     xml = LOOP % shape
     parser.add_bpmn_xml(normalise(parse_xml(xml.encode(), 1 << 20)).getroot(), filename="l")
     workflow = BpmnWorkflow(parser.get_spec("loop"), parser.get_subprocess_specs("loop"),
-                            script_engine=runtime.SCRIPT_ENGINE)
+                            script_engine=make_script_engine())
     workflow.get_next_task(state=TaskState.READY).data.update(finished=False)
     workflow.do_engine_steps()
     for step in range(2 * rounds):

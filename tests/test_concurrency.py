@@ -76,7 +76,6 @@ def deployed(docroute: Docroute, people: dict[str, Actor]) -> Docroute:
 
 
 def _worker_app(settings: Settings) -> Docroute:
-    runtime.CACHE.clear()  # a fresh process has no live workflows
     return Docroute(settings)
 
 
@@ -146,7 +145,7 @@ def test_two_parallel_branches_completed_at_once(deployed: Docroute, people: dic
         assert {tasks["a"], tasks["b"]} <= done
         assert s.get(Instance, case).version == 3  # started, then one step each
     assert set(_open(deployed, case)) == {"c"}  # the join fired exactly once
-    runtime.CACHE.clear()
+    deployed.runtime.cache.clear()
     with deployed.session() as s:
         runtime.complete(s, _open(deployed, case)["c"], people["rev1"], {})
     with deployed.session() as s:
@@ -198,7 +197,7 @@ def test_process_killed_mid_step_leaves_case_as_before(deployed: Docroute, peopl
     # The case still works: the same step, done by a live process, commits fully.
     services.OPERATORS["docroute_test_die"] = lambda call: {"ok": True}
     try:
-        runtime.CACHE.clear()
+        deployed.runtime.cache.clear()
         with deployed.session() as s:
             runtime.complete(s, go, people["rev1"], {})
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from engine import Docroute, Settings, clock, demo, runtime
+from engine import Docroute, Settings, clock, demo
 from engine.config import PROJECT_ROOT
 from engine.history import audit
 from engine.models import CaseLink, Definition, Instance, Task
@@ -17,7 +17,6 @@ from engine.registry import links
 
 def test_demo_duties(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock,
                      capsys: pytest.CaptureFixture[str]) -> None:
-    runtime.CACHE.clear()
     app = Docroute(Settings(home=tmp_path / "home", database_url=db_url,
                             forms_dir=PROJECT_ROOT / "forms",
                             workflows_dir=PROJECT_ROOT / "workflows"))
@@ -56,5 +55,5 @@ def test_demo_duties(db_url: str, tmp_path: Path, manual_clock: clock.ManualCloc
         with app.session() as s:
             assert len(s.execute(select(Instance.id)).all()) == count
     finally:
-        runtime.CACHE.clear()
+        app.runtime.cache.clear()
         app.engine.dispose()

@@ -90,7 +90,7 @@ def test_one_completion_through_the_api_issues_a_fixed_number_of_statements(
     for _ in range(2):  # the first and the second step cost the same
         task_id = _open_task(docroute, case_id)
         if cache == "cold":
-            runtime.CACHE.clear()
+            docroute.runtime.cache.clear()
         statements.clear()
         response = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {}},
                                headers=headers)

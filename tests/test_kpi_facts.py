@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from test_cli import cli
 
-from engine import Docroute, Settings, clock, demo, runtime
+from engine import Docroute, Settings, clock, demo
 from engine.config import PROJECT_ROOT
 from engine.deadlines import workcalendar
 from engine.models import CaseFact, Deadline, Definition, Document, Event, Instance
@@ -31,7 +31,6 @@ UNIT_FIELDS = ("lead_department", "holding_department", "source_department",
 
 @pytest.fixture
 def demo_app(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock) -> Any:
-    runtime.CACHE.clear()
     settings = Settings(home=tmp_path / "home", database_url=db_url,
                         forms_dir=PROJECT_ROOT / "forms",
                         workflows_dir=PROJECT_ROOT / "workflows")
@@ -41,7 +40,6 @@ def demo_app(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock) -> An
     # Six weeks on: deadlines of the open cases have passed.
     manual_clock.advance(timedelta(days=42))
     yield app, settings
-    runtime.CACHE.clear()
     app.engine.dispose()
 
 

@@ -52,11 +52,9 @@ def shipped(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock,
             request: pytest.FixtureRequest) -> Iterator[Docroute]:
     from test_webui_staff import make_seeded_sqlite, shipped_docroute
 
-    runtime.CACHE.clear()
     seeded = make_seeded_sqlite(tmp_path / "seed") if db_url.startswith("sqlite") else None
     docroute = shipped_docroute(db_url, tmp_path / "home", seeded)
     yield docroute
-    runtime.CACHE.clear()
     docroute.engine.dispose()
 
 

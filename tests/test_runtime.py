@@ -13,6 +13,7 @@ from sqlalchemy import select
 from engine import Conflict, Docroute, FormInvalid, NotAllowed, NotFound, history, runtime
 from engine.clock import now
 from engine.definitions import SourceFile, forms
+from engine.definitions.scripting import make_script_engine
 from engine.models import Document, Instance, Task
 from engine.org.identity import Actor
 from engine.queries.inbox import InboxFilter, list_tasks
@@ -331,7 +332,7 @@ def six_hundred_rounds() -> str:
     parser = DocrouteParser()
     parser.add_bpmn_xml(normalise(parse_xml(LOOP.encode(), 1 << 20)).getroot(), filename="l")
     workflow = BpmnWorkflow(parser.get_spec("loop"), parser.get_subprocess_specs("loop"),
-                            script_engine=runtime.SCRIPT_ENGINE)
+                            script_engine=make_script_engine())
     workflow.get_next_task(state=TaskState.READY).data.update(finished=False)
     workflow.do_engine_steps()
     for _ in range(ROUNDS):
@@ -365,8 +366,8 @@ def test_six_hundred_send_back_rounds_still_run(docroute: Docroute, people: dict
         workflow = runtime.load_workflow(s, instance)
         projection.sync_tasks(s, instance, workflow, identity.group_keys_by_name(s), {
             "process_key": "loop", "title": instance.title, "classification": 0})
-    runtime.CACHE.clear()
+    docroute.runtime.cache.clear()
     complete(docroute, admin, only(docroute, case, "work").id, {"finished": False})
-    runtime.CACHE.clear()  # the next step loads the 601-round state from the database
+    docroute.runtime.cache.clear()  # the next step loads the 601-round state from the database
     complete(docroute, admin, only(docroute, case, "work").id, {"finished": True})
     assert status(docroute, case) == "completed"

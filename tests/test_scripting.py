@@ -209,7 +209,7 @@ def test_failing_script_becomes_incident_and_retry_runs_it(
     assert tasks == []
     assert [e[1] for e in events][-2:] == ["completed", "incident"]
     # Reloaded from the database by a fresh process-wide cache, the case is the same.
-    runtime.CACHE.clear()
+    docroute.runtime.cache.clear()
     assert _snapshot(docroute, case_id) == before
     with docroute.session() as s:
         workflow = runtime.load_workflow(s, s.get(Instance, case_id))

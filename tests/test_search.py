@@ -30,11 +30,9 @@ OTHER = {"title": "深圳市森林防火指挥部关于加强冬春季森林防�
 def shipped(db_url: str, tmp_path, manual_clock, request: pytest.FixtureRequest):
     from test_webui_staff import make_seeded_sqlite, shipped_docroute
 
-    runtime.CACHE.clear()
     seeded = make_seeded_sqlite(tmp_path / "seed") if db_url.startswith("sqlite") else None
     docroute = shipped_docroute(db_url, tmp_path / "home", seeded)
     yield docroute
-    runtime.CACHE.clear()
     docroute.engine.dispose()
 
 

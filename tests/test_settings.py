@@ -11,6 +11,7 @@ from engine import Docroute, Settings, db, runtime
 from engine.config import MailSettings
 from engine.definitions import SourceFile
 from engine.org import identity
+from engine.runtime import state
 
 LOOP = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -54,3 +55,19 @@ def test_the_script_time_limit_setting_stops_a_runaway_script(tmp_path: Path) ->
         app.engine.dispose()
     assert status == "error" and "time" in incident.lower(), incident
     assert elapsed < 1.5  # the 0.3 s limit, not the 2 s default or no limit at all
+
+
+def test_each_docroute_keeps_its_own_runtime_state(tmp_path: Path) -> None:
+    """Two engines in one process (tests, a CLI beside a server) share no cached workflow
+    and no script time limit: each Docroute's sessions carry its own state."""
+    quick = Docroute(Settings(home=tmp_path / "a", script_timeout_seconds=0.3))
+    slow = Docroute(Settings(home=tmp_path / "b", script_timeout_seconds=5.0))
+    try:
+        assert quick.runtime.script_engine.environment.timeout_seconds == 0.3
+        assert slow.runtime.script_engine.environment.timeout_seconds == 5.0
+        assert quick.runtime.cache is not slow.runtime.cache
+        with quick.session() as s:
+            assert state.of(s) is quick.runtime
+    finally:
+        quick.engine.dispose()
+        slow.engine.dispose()

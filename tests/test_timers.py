@@ -186,7 +186,7 @@ def test_a_broken_case_is_logged_and_the_others_fire(
     broken, *good = start_waiting(docroute, 3)
     with docroute.session() as s:
         s.get(Instance, broken).state = "{not json"  # e.g. a damaged row
-    runtime.CACHE.clear()
+    docroute.runtime.cache.clear()
     manual_clock.advance(hours=2)
     failures: list[int] = []
     with caplog.at_level(logging.ERROR, logger="engine.runtime.timers"):

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine import Docroute, Settings, clock, demo, runtime
+from engine import Docroute, Settings, clock, demo
 from engine.deadlines import workcalendar
 from engine.models import Document, Draft, Instance, Task, User
 
@@ -68,11 +68,9 @@ def shipped_docroute(db_url: str, home: Path, seeded: Path | None) -> Docroute:
 @pytest.fixture
 def shipped(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock,
             request: pytest.FixtureRequest) -> Iterator[Docroute]:
-    runtime.CACHE.clear()
     seeded = request.getfixturevalue("seeded_sqlite") if db_url.startswith("sqlite") else None
     docroute = shipped_docroute(db_url, tmp_path / "home", seeded)
     yield docroute
-    runtime.CACHE.clear()
     docroute.engine.dispose()
 
 

@@ -39,6 +39,7 @@ from engine.definitions import forms
 from engine.models import Base, Definition, Document, Event, Instance, Task
 from engine.org import access
 from engine.org.identity import Actor
+from engine.runtime import state
 
 from . import chain as history
 from . import replay
@@ -326,7 +327,7 @@ def reading(docroute: Any) -> Iterator[Session]:
     engine = create_engine(docroute.engine.url, connect_args={"timeout": 30})
     history.use_keys(engine, docroute.keys)
     try:
-        with Session(engine) as session:
+        with Session(engine, info={state.KEY: docroute.runtime}) as session:
             yield session
     finally:
         engine.dispose()

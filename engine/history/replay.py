@@ -36,7 +36,7 @@ from engine.definitions import deployment as definitions
 from engine.definitions import forms
 from engine.errors import DocrouteError, NotFound
 from engine.models import Definition, Event, Instance
-from engine.runtime import compaction, spiff, step
+from engine.runtime import compaction, spiff, state, step
 from engine.runtime.step import classify
 
 from . import chain as history
@@ -130,10 +130,8 @@ def _definition(session: Session, key: str, version: int | None,
 
 
 def _new_workflow(session: Session, definition: Definition) -> BpmnWorkflow:
-    from engine.runtime.cases import SCRIPT_ENGINE
-
     spec, subprocesses = definitions.load_spec(session, definition)
-    return BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
+    return BpmnWorkflow(spec, subprocesses, script_engine=state.of(session).script_engine)
 
 
 def _rerun(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str | None:
@@ -453,10 +451,9 @@ def _stored_state(session: Session, instance: Instance) -> Any:
     """The stored state, canonical and compacted as replay compacts: a case last written
     before compaction existed holds its finished rounds, which say nothing the events do
     not, and compacting is deterministic (``runtime/compaction.py``)."""
-    from engine.runtime.cases import SCRIPT_ENGINE
-
     spec, subprocesses = definitions.load_spec(session, instance.definition)
-    workflow = spiff.load_state(instance.state, spec, subprocesses, SCRIPT_ENGINE)
+    workflow = spiff.load_state(instance.state, spec, subprocesses,
+                                state.of(session).script_engine)
     if compaction.compact(workflow) == 0:
         return canonical(json.loads(instance.state))
     return canonical(json.loads(spiff.dump_state(workflow)))

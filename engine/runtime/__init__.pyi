@@ -11,13 +11,12 @@ from . import drafts as drafts
 from . import operators as operators
 from . import projection as projection
 from . import spiff as spiff
+from . import state as state
 from . import step as step
 from . import timers as timers
 from . import wakeup as wakeup
 from .cases import AFTER_STEP as AFTER_STEP
-from .cases import CACHE as CACHE
 from .cases import OPEN_STATUSES as OPEN_STATUSES
-from .cases import SCRIPT_ENGINE as SCRIPT_ENGINE
 from .cases import StepHook as StepHook
 from .cases import can_see_task as can_see_task
 from .cases import claim as claim

@@ -35,7 +35,7 @@ from engine.org.identity import Actor
 from engine.org.organisation import require_admin, require_reason
 
 from . import cases as runtime
-from . import projection, step
+from . import projection, state, step
 
 # --- finding cases -------------------------------------------------------------------------
 
@@ -385,7 +385,8 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
         if kind == step.PASSIVE or event.type in ("terminated", "migrated"):
             continue
         if event.type == "started":
-            workflow = BpmnWorkflow(spec, subprocesses, script_engine=runtime.SCRIPT_ENGINE)
+            workflow = BpmnWorkflow(spec, subprocesses,
+                                    script_engine=state.of(session).script_engine)
         elif workflow is None:
             return None, [Refusal("no_start")]
         recorded = step.Recorded(event.type, payload, event.at, "migration", event.task_name)
@@ -461,7 +462,8 @@ def migrate(session: Session, actor: Actor, instance_id: int, reason: str,
                                    "definition_id": source.id},
         "to": {"key": plan.target.key, "version": plan.target.version,
                "definition_id": plan.target.id}})
-    runtime.CACHE.take(instance.id, instance.version)  # never reuse the old spec's workflow
+    # Never reuse the workflow built on the old spec.
+    state.of(session).cache.take(instance.id, instance.version)
     instance.definition_id, instance.definition = plan.target.id, plan.target
     pinned = dict(instance.form_versions or {})
     newest = forms.latest_versions(session, definitions.form_keys(session, plan.target))

@@ -8,8 +8,6 @@ the history events. The caller commits; any exception rolls all of it back.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -24,7 +22,6 @@ from engine import clock, db
 from engine.deadlines.calendar_calls import CallScope
 from engine.definitions import deployment as definitions
 from engine.definitions import forms
-from engine.definitions.scripting import make_script_engine
 from engine.errors import Conflict, NotAllowed, NotFound, Problem, WorkflowInvalid
 from engine.history import chain as history
 from engine.models import Definition, Document, Event, Instance, ProvisionalDate, Task
@@ -32,7 +29,7 @@ from engine.org import access, authority, identity, task_checks
 from engine.org.identity import Actor
 from engine.registry import classification, opinions
 
-from . import compaction, drafts, projection, spiff, step
+from . import compaction, drafts, projection, spiff, state, step
 from .operators import ServiceScope
 from .step import StepOutcome
 
@@ -43,38 +40,6 @@ StepHook = Callable[[Session, Instance, BpmnWorkflow], None]
 AFTER_STEP: list[StepHook] = []
 
 
-class _WorkflowCache:
-    """Live workflows of recently touched cases, keyed by case id and row version.
-
-    Deserializing grows with a case's history; reusing the live object after a commit
-    keeps a step's cost flat. An entry is taken out while a step uses it and put back
-    only after that transaction commits, so a failed step never leaves a mutated object.
-    """
-
-    def __init__(self, size: int = 256):
-        self.size = size
-        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, instance_id: int, version: int) -> BpmnWorkflow | None:
-        with self._lock:
-            item = self._items.pop(instance_id, None)
-        return item[1] if item and item[0] == version else None
-
-    def put(self, instance_id: int, version: int, workflow: BpmnWorkflow) -> None:
-        with self._lock:
-            self._items[instance_id] = (version, workflow)
-            self._items.move_to_end(instance_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-CACHE = _WorkflowCache()
-SCRIPT_ENGINE = make_script_engine()
 
 
 def _cache_after_commit(session: Session, instance: Instance, workflow: BpmnWorkflow) -> None:
@@ -87,7 +52,7 @@ def _cache_after_commit(session: Session, instance: Instance, workflow: BpmnWork
 
 def _flush_pending(session: Session) -> None:
     for instance_id, (version, workflow) in session.info.pop("docroute_cache", {}).items():
-        CACHE.put(instance_id, version, workflow)
+        state.of(session).cache.put(instance_id, version, workflow)
 
 
 def _drop_pending(session: Session) -> None:
@@ -106,17 +71,17 @@ def lock_case(session: Session, instance_id: int) -> Instance:
 
 
 def _workflow(session: Session, instance: Instance) -> BpmnWorkflow:
-    cached = CACHE.take(instance.id, instance.version)
+    cached = state.of(session).cache.take(instance.id, instance.version)
     if cached is not None:
         return cached
     spec, subprocesses = definitions.load_spec(session, instance.definition)
-    return spiff.load_state(instance.state, spec, subprocesses, SCRIPT_ENGINE)
+    return spiff.load_state(instance.state, spec, subprocesses, state.of(session).script_engine)
 
 
 def load_workflow(session: Session, instance: Instance) -> BpmnWorkflow:
     """A read-only copy of a case's workflow (for display, replay and checks)."""
     spec, subprocesses = definitions.load_spec(session, instance.definition)
-    return spiff.load_state(instance.state, spec, subprocesses, SCRIPT_ENGINE)
+    return spiff.load_state(instance.state, spec, subprocesses, state.of(session).script_engine)
 
 
 # --- running steps -----------------------------------------------------------------------------
@@ -260,7 +225,8 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     session.flush()
     spec, subprocesses = definitions.load_spec(session, definition)
     try:
-        workflow = BpmnWorkflow(spec, subprocesses, script_engine=SCRIPT_ENGINE)
+        workflow = BpmnWorkflow(spec, subprocesses,
+                                script_engine=state.of(session).script_engine)
     except RecursionError:
         raise _endless(definition) from None
     initial = {**data, "case_id": instance.id, "started_by": actor.username}
@@ -537,7 +503,7 @@ def fire_timers(session: Session, instance_id: int, actor: str = identity.SYSTEM
     # record a timer_fired event while the workflow does not move.
     due = [(tid, at) for tid, at in before if at < now]
     if not due:
-        CACHE.put(instance.id, instance.version, workflow)
+        state.of(session).cache.put(instance.id, instance.version, workflow)
         return False
     outcome = _run(session, instance, actor, workflow, workflow.refresh_timers,
                    timer_passes=True)

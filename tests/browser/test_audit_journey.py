@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, text
 from werkzeug.serving import make_server
 
-from engine import Docroute, Settings, demo, runtime
+from engine import Docroute, Settings, demo
 from engine.history import audit
 from engine.models import Instance
 
@@ -52,7 +52,6 @@ def browser() -> Iterator[Any]:
 def site(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Docroute]]:
     from webui import create_app
 
-    runtime.CACHE.clear()
     docroute = Docroute(Settings(home=tmp_path / "home", database_url=db_url))
     docroute.init()
     demo.seed(docroute)
@@ -63,7 +62,6 @@ def site(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Docroute]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}", docroute
     server.shutdown()
-    runtime.CACHE.clear()
     docroute.engine.dispose()
 
 

@@ -46,7 +46,6 @@ def site(seeded_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     from webui import create_app
 
-    runtime.CACHE.clear()
     folder = tmp_path_factory.mktemp("walks")
     docroute = shipped_docroute(f"sqlite:///{folder / 'docroute.sqlite3'}", folder / "home",
                                 seeded_sqlite)
@@ -57,7 +56,6 @@ def site(seeded_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     thread.start()
     yield Site(f"http://127.0.0.1:{server.server_port}", docroute)
     server.shutdown()
-    runtime.CACHE.clear()
     docroute.engine.dispose()
 
 

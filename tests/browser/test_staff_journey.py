@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from engine import Docroute, demo, runtime
+from engine import Docroute, demo
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -64,7 +64,6 @@ def site(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
 
     from webui import create_app
 
-    runtime.CACHE.clear()
     seeded = request.getfixturevalue("seeded_sqlite") if db_url.startswith("sqlite") else None
     docroute = shipped_docroute(db_url, tmp_path / "home", seeded)
     app = create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SECRET_KEY": "test"},
@@ -74,7 +73,6 @@ def site(db_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterato
     thread.start()
     yield Site(f"http://127.0.0.1:{server.server_port}", docroute)
     server.shutdown()
-    runtime.CACHE.clear()
     docroute.engine.dispose()
 
 
