@@ -1,6 +1,6 @@
 """催办: chasing the people a case is waiting on, by hand, from the document page or the API.
 
-Automatic chasing is the reminder engine's (engine/reminders.py: working days, once per
+Automatic chasing is the reminder engine's (engine/deadlines/reminders.py: working days, once per
 level). This is the explicit action: someone responsible for the case's progress tells the
 current holders to get on with it. The rule, in one place for every route:
 
@@ -99,7 +99,7 @@ def chase(session: Session, actor: Actor, instance_id: int, note: str = "") -> C
                      f"{actor.name}: please deal with “{task.name}”.")
         params = {"process": task.process_key, "task": task.spec, "title": task.title,
                   "by": actor.username, "note": note}
-        for user in reminders._recipients(session, task):
+        for user in reminders.recipients(session, task):
             notify.add(session, user, "red", "case.chased", params, instance_id=instance_id,
                        task_id=task.id, mail_text=mail_text, subject=f"催办：{task.title}"[:200])
             notified[user.username] = None

@@ -192,7 +192,7 @@ def _cleared(users: list[User], classification: int) -> list[User]:
             if u.active and u.clearance >= classification]
 
 
-def _recipients(session: Session, task: Task) -> list[User]:
+def recipients(session: Session, task: Task) -> list[User]:
     if task.assignee:
         user = identity.find_user(session, task.assignee)
         return _cleared([user] if user else [], task.classification)
@@ -285,7 +285,7 @@ def _apply(session: Session, task: Task, state: TaskReminder, now: datetime,
                state.escalated_at is not None, policy, days)
     level, sent, escalations = a.level, 0, 0
     if a.notify:
-        users = _recipients(session, task)
+        users = recipients(session, task)
         if not users:
             log.warning("task %s of case %s has nobody to remind", task.id, task.instance_id)
         _send(session, task, a.notify, users, a, now, mail)
