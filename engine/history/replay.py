@@ -129,11 +129,6 @@ def _definition(session: Session, key: str, version: int | None,
     return row
 
 
-def _new_workflow(session: Session, definition: Definition) -> BpmnWorkflow:
-    spec, subprocesses = definitions.load_spec(session, definition)
-    return BpmnWorkflow(spec, subprocesses, script_engine=state.of(session).script_engine)
-
-
 def _rerun(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str | None:
     """Run one recorded step with the live step's code (``engine.runtime.step``)."""
     assert cursor.workflow is not None
@@ -155,7 +150,7 @@ def _apply(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str:
     if event.type == "started":
         cursor.definition = _definition(cursor.session, payload.get("definition", ""),
                                         payload.get("version"))
-        cursor.workflow = _new_workflow(cursor.session, cursor.definition)
+        cursor.workflow = state.new_workflow(cursor.session, cursor.definition)
         _after(cursor, _rerun(cursor, event, payload))
         cursor.state_events.append(event)
         compaction.compact(cursor.workflow)
@@ -220,7 +215,7 @@ def _migrate(cursor: _Cursor, payload: dict[str, Any]) -> None:
     for event in cursor.state_events:
         data = json.loads(event.payload)
         if event.type == "started":
-            cursor.workflow = _new_workflow(cursor.session, cursor.definition)
+            cursor.workflow = state.new_workflow(cursor.session, cursor.definition)
             _after(cursor, _rerun(cursor, event, data))
         else:
             _step(cursor, event, data)

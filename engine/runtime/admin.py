@@ -373,7 +373,6 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
         BpmnWorkflow | None, list[Refusal]]:
     """Rebuild the case on ``target`` from its history with the live step's code
     (``engine.runtime.step``); (workflow, reasons it failed)."""
-    spec, subprocesses = definitions.load_spec(session, target)
     workflow: BpmnWorkflow | None = None
     for event in history.case_events(session, instance.id):
         payload = json.loads(event.payload)
@@ -385,8 +384,7 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
         if kind == step.PASSIVE or event.type in ("terminated", "migrated"):
             continue
         if event.type == "started":
-            workflow = BpmnWorkflow(spec, subprocesses,
-                                    script_engine=state.of(session).script_engine)
+            workflow = state.new_workflow(session, target)
         elif workflow is None:
             return None, [Refusal("no_start")]
         recorded = step.Recorded(event.type, payload, event.at, "migration", event.task_name)

@@ -223,10 +223,8 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     )
     session.add(instance)
     session.flush()
-    spec, subprocesses = definitions.load_spec(session, definition)
     try:
-        workflow = BpmnWorkflow(spec, subprocesses,
-                                script_engine=state.of(session).script_engine)
+        workflow = state.new_workflow(session, definition)
     except RecursionError:
         raise _endless(definition) from None
     initial = {**data, "case_id": instance.id, "started_by": actor.username}

@@ -17,7 +17,9 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from sqlalchemy.orm import Session
 
+from engine.definitions import deployment as definitions
 from engine.definitions.scripting import make_script_engine
+from engine.models import Definition
 
 KEY = "docroute_runtime"
 
@@ -67,3 +69,10 @@ def of(session: Session) -> RuntimeState:
         raise RuntimeError("this session was not made by Docroute.session(), so it has no "
                            "runtime state and cannot load or run a case")
     return state
+
+
+def new_workflow(session: Session, definition: Definition) -> BpmnWorkflow:
+    """A fresh workflow of a deployed definition, with this Docroute's script engine: how
+    a live start, a replay and a migration all begin a case."""
+    spec, subprocesses = definitions.load_spec(session, definition)
+    return BpmnWorkflow(spec, subprocesses, script_engine=of(session).script_engine)
