@@ -194,10 +194,10 @@ def measure(app: Docroute, reps: int) -> dict[str, tuple[float, float]]:
     with app.session() as s:
         user = identity.get_user(s, "bench")
         token = identity.create_token(s, "bench")
-        user_id, pw = user.id, user.password_hash[-16:]
+        user_id, epoch = user.id, user.session_epoch
     client = web.test_client()
     with client.session_transaction() as session:
-        session["user_id"], session["pw"] = user_id, pw
+        session["user_id"], session["epoch"] = user_id, epoch
     headers = {"Authorization": f"Bearer {token}"}
     calls: dict[str, Any] = {
         f"API /tasks?scope={scope}": (lambda scope=scope: client.get(

@@ -38,6 +38,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from engine import Docroute, Settings, clock, db, runtime
+from engine.deadlines import workcalendar
 from engine.definitions import SourceFile
 from engine.models import Definition, Event, Instance, Timer
 from engine.org import identity
@@ -90,6 +91,7 @@ def make_app(url: str, home: Path) -> Docroute:
     app = Docroute(Settings(home=home, database_url=url))
     db.upgrade_schema(app.engine)
     with app.session() as s:
+        workcalendar.seed(s)  # as `docroute init` does: the scheduler loads it
         app.deploy(s, [SourceFile("until.bpmn", UNTIL_BPMN)], actor="bench")
     return app
 

@@ -78,6 +78,28 @@ def test_it_sleeps_until_the_earliest_timer(until: Docroute,
     assert scheduler.sleep_for() == pytest.approx(155 * 60, abs=0.01)
 
 
+def test_a_timer_that_fell_due_during_a_tick_fires_at_once(
+        until: Docroute, manual_clock: clock.ManualClock) -> None:
+    """A timer due after the tick looked is not a stuck row: no one-second back-off."""
+    scheduler = timers.Scheduler(until, interval=86_400, reminder_interval=86_400)
+    scheduler.tick()  # looks at the clock's time now
+    start_until(until, clock.now() + timedelta(milliseconds=5))
+    manual_clock.advance(seconds=1)  # the tick ran long: the timer fell due meanwhile
+    assert scheduler.sleep_for() == 0.0
+
+
+def test_a_timer_a_tick_left_due_is_retried_a_second_later(
+        until: Docroute, manual_clock: clock.ManualClock) -> None:
+    """A row the last tick saw due and did not fire (here: its case is backed off by
+    ``exclude``, as after a failure) is retried after a second, not in a busy loop."""
+    case = start_until(until, clock.now() + timedelta(minutes=1))
+    manual_clock.advance(minutes=2)
+    scheduler = timers.Scheduler(until, interval=86_400, reminder_interval=86_400)
+    scheduler._looked_at = clock.now()  # a tick looked, and the row stayed
+    assert fired_at(until, case) is None
+    assert scheduler.sleep_for() == 1.0
+
+
 def test_a_timer_written_while_it_sleeps_wakes_it(until: Docroute) -> None:
     """With a ten-minute safety interval, only the wake-up can fire the timer in time."""
     previous = clock.get_default_clock()

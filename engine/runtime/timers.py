@@ -181,14 +181,19 @@ class Scheduler:
         self._backoff = _Backoff()
         self._last_reminders: float | None = None
         self._last_calendar: float | None = None
+        # The moment the last tick looked for due timers: a timer due before it that is
+        # still there was not fired by that tick; one due after it simply fell due since.
+        self._looked_at: datetime | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listener: wakeup.PostgresListener | None = None
 
     def tick(self) -> TickResult:
         """Fire due timers, then (when their interval has passed) reminders and mail."""
         self._maybe_reload_calendar()
-        fired = fire_due(self.docroute, batch=self.batch,
+        self._looked_at = clock.now()
+        fired = fire_due(self.docroute, self._looked_at, batch=self.batch,
                          exclude=self._backoff.blocked(clock.now()),
                          on_error=self._backoff.failed)
         result, mailed = None, 0
@@ -231,12 +236,20 @@ class Scheduler:
             log.exception("reading the earliest due timer failed")
             due = None
         if due is not None:
-            # Due means strictly after due_at; a row that stays due after a tick (the
-            # workflow disagreed, or a cycle catching up) is retried a second later
-            # rather than in a busy loop.
-            ahead = (due - now).total_seconds()
-            waits.append(ahead + WAKE_MARGIN if ahead >= 0 else 1.0)
+            waits.append(self._wait_for(due, now))
         return max(0.0, min(waits))
+
+    def _wait_for(self, due: datetime, now: datetime) -> float:
+        """Seconds to wait for a timer due at ``due``. Due means strictly after due_at,
+        hence the margin. A timer that fell due while the last tick ran is fired at once;
+        one the last tick already saw due and left (the workflow disagreed, or a cycle
+        catching up) is retried a second later rather than in a busy loop."""
+        ahead = (due - now).total_seconds()
+        if ahead >= 0:
+            return ahead + WAKE_MARGIN
+        if self._looked_at is not None and due < self._looked_at:
+            return 1.0
+        return 0.0
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -256,9 +269,9 @@ class Scheduler:
         self._stop.clear()
         url = wakeup.libpq_url(self.docroute.engine)
         if url is not None:
-            listener = wakeup.PostgresListener(url, self._wake, self._stop)
-            listener.start()
-            listener.listening.wait(5.0)
+            self._listener = wakeup.PostgresListener(url, self._wake, self._stop)
+            self._listener.start()
+            self._listener.listening.wait(5.0)
         if catch_up:
             self._safe_tick()
         self._thread = threading.Thread(target=self._run, name="docroute-scheduler",
@@ -274,7 +287,9 @@ class Scheduler:
         wakeup.unsubscribe(self._wake)
         if wait:
             self._thread.join()
-        self._thread = None
+            if self._listener is not None:  # it notices the stop within half a second
+                self._listener.thread.join(2.0)
+        self._thread = self._listener = None
 
     @property
     def running(self) -> bool:
