@@ -44,7 +44,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work that only reads needs no write lock: plain BEGIN lets it run
+        # beside a writer (WAL), instead of queueing behind every step.
+        read_only = conn.get_execution_options().get(READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None
@@ -58,6 +61,21 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any exception."""
     with factory.begin() as session:
         yield session
+
+
+READ_ONLY = "docroute_read_only"
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session], engine: Engine) -> Iterator[Session]:
+    """One transaction that only reads: it never commits (anything written is rolled
+    back), and on SQLite it does not wait for the write lock."""
+    with factory(bind=engine.execution_options(**{READ_ONLY: True})) as session:
+        session.begin()
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def upgrade_schema(engine: Engine, *, history_key: bytes | None = None) -> None:

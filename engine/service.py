@@ -41,6 +41,7 @@ class Docroute:
         # What this Docroute keeps in memory for running cases (runtime/state.py).
         self.runtime = state.RuntimeState(
             script_engine=scripting.make_script_engine(settings.script_timeout_seconds))
+        state.watch_writes(self.engine, self.runtime.memo)
         self.sessions = db.make_sessionmaker(self.engine, info={state.KEY: self.runtime})
         # The keys that make history forgery-evident live outside the database (keys.py).
         self.keys = keys.load(settings.home, settings.history_key)
@@ -50,6 +51,12 @@ class Docroute:
     def session(self) -> Iterator[Session]:
         """One unit of work: committed on success, rolled back on any exception."""
         with db.unit_of_work(self.sessions) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads (``db.reading``): nothing it writes is kept."""
+        with db.reading(self.sessions, self.engine) as session:
             yield session
 
     def init(self, actor: str = identity.SYSTEM_ACTOR) -> list[str]:

@@ -38,16 +38,18 @@ TWO_STEPS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 # Statements of one POST /api/v1/tasks/<id>/complete that moves the case to its next task.
-# Authentication (its own transaction): token, user, groups = 3. The step = 20: the task,
-# the case (read with its row lock), who may hold the task (user, groups, candidates),
-# the history append (chain end, insert), the draft, the case update, group names, the
-# definition (process key), the case's task rows, their removal (groups, provisional
-# dates, task), step targets, the new task and its groups, timers, the chain head.
-# SQLite counts its two BEGIN IMMEDIATE; PostgreSQL instead re-reads the task under the
-# row lock and takes the chain's advisory lock. The KPI facts fold at commit = 6: the
-# case's facts row, the case, its deadline, its new events, the row update, the step row
-# (queries/kpi.py; folding from the session's own events would save four).
-EXPECTED = {"sqlite": 3 + 20 + 2 + 6, "postgresql": 3 + 20 + 2 + 6}
+# Authentication (its own read-only transaction): BEGIN and one SELECT of the token with
+# its user and groups = 2 (a token's use is recorded at most once a minute: +2 then).
+# The step = 15: the task, the case (read with its row lock), who may hold the task (the
+# user with their groups, the candidates), the history append (chain end, insert), the
+# draft, the case update, the case's task rows, their removal (groups, provisional dates,
+# task), the new task and its groups, the chain head. Group names for lanes, step
+# targets and the process key come from the Docroute's memo; a case that had and has no
+# timer skips its timer rows. The API's answer reads the definition = 1. SQLite counts
+# its two BEGINs; PostgreSQL issues none, but re-reads the task under the row lock and
+# takes the chain's advisory lock. The KPI facts fold at commit = 4: the case's facts row, its
+# deadline, the row update, the step row (its events and the case come from the session).
+EXPECTED = {"sqlite": 2 + 15 + 1 + 1 + 4, "postgresql": 1 + 15 + 2 + 1 + 4}
 BEFORE = {"sqlite": 29, "postgresql": 28}  # before issue 17's hot-path work (measured the same way)
 
 
@@ -86,6 +88,7 @@ def test_one_completion_through_the_api_issues_a_fixed_number_of_statements(
         case_id = runtime.start_case(s, people["clerk"], "steps").id
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200  # use recorded
     counts = []
     for _ in range(2):  # the first and the second step cost the same
         task_id = _open_task(docroute, case_id)
@@ -98,7 +101,37 @@ def test_one_completion_through_the_api_issues_a_fixed_number_of_statements(
         counts.append(len(statements))
     dialect = docroute.engine.dialect.name
     assert counts == [EXPECTED[dialect]] * 2, "\n".join(statements)
-    assert EXPECTED[dialect] - 6 < BEFORE[dialect]  # the step itself, without the facts
+    assert EXPECTED[dialect] < BEFORE[dialect]  # KPI facts included, which came since
+
+
+def test_a_token_use_is_recorded_at_most_once_a_minute(
+        app: Flask, docroute: Docroute, people: dict, statements: list[str],
+        manual_clock: Any) -> None:
+    from datetime import timedelta
+
+    from engine.org import tokens
+
+    with docroute.session() as s:
+        token = identity.create_token(s, "clerk")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def used() -> Any:
+        with docroute.session() as s:
+            return tokens.list_for(s, "clerk")[0].last_used_at
+
+    def writes() -> int:
+        return sum(st.startswith("UPDATE api_tokens") for st in statements)
+
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    first = used()
+    assert first == manual_clock.now() and writes() == 1
+    manual_clock.advance(timedelta(seconds=59))
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    assert used() == first and writes() == 1  # a read needs no write
+    manual_clock.advance(timedelta(seconds=1))
+    assert client.get("/api/v1/tasks", headers=headers).status_code == 200
+    assert used() == manual_clock.now() and writes() == 2
 
 
 def test_the_chain_head_follows_what_was_written_even_after_a_savepoint_rolls_back(

@@ -41,9 +41,13 @@ def bearer_actor() -> Actor | None:
     actor = None
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        with get_docroute().session() as s:
-            user = identity.user_for_token(s, token.strip())
-            actor = Actor.of(user) if user is not None else None
+        docroute = get_docroute()
+        with docroute.reading() as s:  # most requests only read the token
+            use = identity.token_use(s, token.strip())
+            actor = Actor.of(use.user) if use is not None else None
+        if use is not None and use.record:
+            with docroute.session() as s:
+                identity.record_token_use(s, use.token_id)
     g.bearer_actor = actor
     return actor
 

@@ -485,6 +485,8 @@ def kpi() -> None:
 def kpi_rebuild(quiet: bool) -> None:
     """Derive every case's report facts again from its events; name the cases whose
     stored facts differed (after an upgrade to 0014_case_facts: all of them)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from engine.queries import kpi as kpi_engine
 
     def progress(done: int, total: int) -> None:

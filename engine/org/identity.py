@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine import clock
@@ -105,8 +105,9 @@ def add_user(session: Session, username: str, name: str, password: str, *,
 
 
 def get_user(session: Session, username: str) -> User:
-    user = session.scalar(select(User).where(User.username == username)
-                          .options(selectinload(User.groups)))
+    # One statement: the user joined with their groups (selectinload would take two).
+    user = session.scalars(select(User).where(User.username == username)
+                           .options(joinedload(User.groups))).unique().first()
     if user is None:
         raise NotFound(f"no user named {username!r}")
     return user
@@ -240,3 +241,12 @@ def create_token(session: Session, username: str, *, name: str = "",
 def user_for_token(session: Session, token: str) -> User | None:
     """The active user of a valid (unrevoked, unexpired) token, or None."""
     return tokens.user_for(session, token)
+
+
+def token_use(session: Session, token: str) -> tokens.TokenUse | None:
+    """``tokens.find``: a valid token's user, read without writing."""
+    return tokens.find(session, token)
+
+
+def record_token_use(session: Session, token_id: int) -> None:
+    tokens.record_use(session, token_id)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import clock
 from engine.constants import MAX_EXPIRY_DAYS
@@ -25,6 +25,9 @@ if TYPE_CHECKING:  # identity imports this module
     from .identity import Actor
 
 MAX_NAME = 128
+# A token's last use is kept to the minute: recording every request would turn every API
+# read into a write (on SQLite, a wait for the database's single write lock).
+USE_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -83,25 +86,50 @@ def create(session: Session, username: str, *, name: str = "",
     return token
 
 
-def user_for(session: Session, token: str) -> User | None:
-    """The active user a valid token belongs to, recording its use; None otherwise.
+@dataclass(frozen=True)
+class TokenUse:
+    """A valid token's active user, and whether this use must be recorded."""
 
-    One statement finds the token and records its use, so authenticating costs one round
-    trip to the tokens table.
+    token_id: int
+    user: User
+    record: bool
+
+
+def find(session: Session, token: str) -> TokenUse | None:
+    """The active user of a valid (unrevoked, unexpired) token, or None; it writes nothing.
+
+    One statement reads the token, its user and the user's groups.
     """
     now = clock.now()
-    user_id = session.execute(
-        update(ApiToken)
+    row = session.execute(
+        select(ApiToken.id, ApiToken.last_used_at, User)
+        .join(User, User.id == ApiToken.user_id)
         .where(ApiToken.token_hash == _hash(token), ApiToken.revoked_at.is_(None),
-               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))
-        .values(last_used_at=now)
-        .returning(ApiToken.user_id)
-        .execution_options(synchronize_session=False)
-    ).scalar()
-    if user_id is None:
+               or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+               User.active.is_(True))
+        .options(joinedload(User.groups))
+    ).unique().first()
+    if row is None:
         return None
-    user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+    token_id, last_used, user = row
+    return TokenUse(token_id, user, last_used is None or now - last_used >= USE_RESOLUTION)
+
+
+def record_use(session: Session, token_id: int) -> None:
+    """Record that the token was used now (``TokenUse.record`` says when it is due)."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                    .values(last_used_at=clock.now())
+                    .execution_options(synchronize_session=False))
+
+
+def user_for(session: Session, token: str) -> User | None:
+    """The active user a valid token belongs to, recording its use when due; None otherwise."""
+    use = find(session, token)
+    if use is None:
+        return None
+    if use.record:
+        record_use(session, use.token_id)
+    return use.user
 
 
 def _info(row: ApiToken, username: str) -> TokenInfo:

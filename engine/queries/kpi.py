@@ -32,10 +32,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Date, and_, case, delete, func, literal, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -55,6 +56,7 @@ WATCHED = (*UNIT_FIELDS, "deadline", "satisfaction", "result_code", "track",
 # The steps a figure asks about: 答复 of a suggestion, 送达 of a disclosure answer.
 KPI_SPECS = ("reply", "deliver")
 SATISFIED = ("satisfied", "basically_satisfied")
+T = TypeVar("T")
 STATE_EVENTS = ("started", "completed", "timer_fired")
 UNASSIGNED = "unassigned"  # the unit of a case that names none (yet)
 CHUNK = 900  # ids per IN (...) list: below every backend's parameter limit
@@ -170,31 +172,71 @@ def _parse_day(value: Any) -> date | None:
 
 
 def record_facts(session: Session, instance_ids: Iterable[int], *,
-                 rebuild: bool = False) -> None:
+                 rebuild: bool = False, written: dict[int, list[Event]] | None = None) -> None:
     """Fold the cases' events not yet read into their facts rows and steps.
 
-    ``rebuild`` starts each case again from its first event. Everything else a figure
-    reads (status, end, unit of the document, deadlines) is read afresh each time.
+    ``rebuild`` starts each case again from its first event. ``written``: the events
+    this transaction wrote, by case; folded from memory instead of read back when they
+    are all the case has beyond its facts row (``_written_rows``). Everything else a
+    figure reads (status, end, unit of the document, deadlines) is read afresh each time.
     """
     workdays: dict[tuple[date, date], int] = {}
     for chunk in _chunks(sorted(set(instance_ids))):
-        _record_chunk(session, chunk, rebuild, workdays)
+        _record_chunk(session, chunk, rebuild, workdays, {} if rebuild else written or {})
+
+
+class _CaseRow(NamedTuple):
+    id: int
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    key: str
+    name: str
+    department: str | None
+
+
+def _case_rows(session: Session, chunk: list[int]) -> list[_CaseRow]:
+    """Each case with its process and unit: from the rows this session holds (a step has
+    them all), else one query."""
+    held = [_held_case(session, i) for i in chunk]
+    if all(row is not None for row in held):
+        return [row for row in held if row is not None]
+    return [_CaseRow(*row) for row in session.execute(
+        select(Instance.id, Instance.status, Instance.started_at, Instance.ended_at,
+               Definition.key, Definition.name, Document.department)
+        .join(Definition, Instance.definition_id == Definition.id)
+        .outerjoin(Document, Instance.document_id == Document.id)
+        .where(Instance.id.in_(chunk)))]
+
+
+def _held(session: Session, cls: type[T], key: int) -> T | None:
+    obj = session.identity_map.get(session.identity_key(cls, key))
+    return obj if isinstance(obj, cls) and not sa_inspect(obj).expired_attributes else None
+
+
+def _held_case(session: Session, instance_id: int) -> _CaseRow | None:
+    instance = _held(session, Instance, instance_id)
+    definition = _held(session, Definition, instance.definition_id) if instance else None
+    document = (_held(session, Document, instance.document_id)
+                if instance and instance.document_id is not None else None)
+    if instance is None or definition is None or (
+            instance.document_id is not None and document is None):
+        return None
+    return _CaseRow(instance.id, instance.status, instance.started_at, instance.ended_at,
+                    definition.key, definition.name, document.department if document else None)
 
 
 def _record_chunk(session: Session, chunk: list[int], rebuild: bool,
-                  workdays: dict[tuple[date, date], int]) -> None:
+                  workdays: dict[tuple[date, date], int],
+                  written: dict[int, list[Event]]) -> None:
     facts = {f.instance_id: f for f in session.scalars(
         select(CaseFact).where(CaseFact.instance_id.in_(chunk)))}
     if rebuild:
         session.execute(delete(CaseStep).where(CaseStep.instance_id.in_(chunk)))
         for fact in facts.values():
             fact.last_seq, fact.last_day, fact.values, fact.specs = 0, None, {}, []
-    cases = session.execute(
-        select(Instance.id, Instance.status, Instance.started_at, Instance.ended_at,
-               Definition.key, Definition.name, Document.department)
-        .join(Definition, Instance.definition_id == Definition.id)
-        .outerjoin(Document, Instance.document_id == Document.id)
-        .where(Instance.id.in_(chunk))).all()
+    own = _written_rows(chunk, facts, written)
+    cases = _case_rows(session, chunk)
     for row in cases:
         if row.id not in facts:
             facts[row.id] = CaseFact(instance_id=row.id, last_seq=0, last_day=None,
@@ -202,7 +244,7 @@ def _record_chunk(session: Session, chunk: list[int], rebuild: bool,
     deadlines: dict[int, date] = {i: due for i, due in session.execute(
         select(Deadline.instance_id, func.max(Deadline.legal_due))
         .where(Deadline.instance_id.in_(chunk)).group_by(Deadline.instance_id))}
-    steps = _fold_events(session, facts, workdays)
+    steps = _fold_events(session, facts, workdays, own)
     for row in cases:
         fact = facts[row.id]
         old_unit = fact.unit
@@ -216,22 +258,45 @@ def _record_chunk(session: Session, chunk: list[int], rebuild: bool,
                                  workdays=days) for seq, name, days in steps.get(row.id, ()))
 
 
+EventRow = tuple[int | None, int, str, datetime, str | None, str]
+
+
+def _written_rows(chunk: list[int], facts: dict[int, CaseFact],
+                  written: dict[int, list[Event]]) -> list[EventRow] | None:
+    """The chunk's new state events from the ones this transaction wrote, or None when
+    they may not be all: a case without a facts row that did not start here, or an event
+    a savepoint rolled back. (Every transaction that writes a case's events folds them at
+    its commit, under the case's lock, so a facts row covers every earlier event.)"""
+    rows: list[EventRow] = []
+    for instance_id in chunk:
+        events = written.get(instance_id)
+        if not events or not all(sa_inspect(e).persistent for e in events):
+            return None
+        if instance_id not in facts and not any(e.type == "started" for e in events):
+            return None
+        rows.extend((e.instance_id, e.seq, e.type, e.at, e.task_name, e.payload)
+                    for e in events if e.type in STATE_EVENTS)
+    rows.sort(key=lambda r: (r[0] or 0, r[1]))
+    return rows
+
+
 def _fold_events(session: Session, facts: dict[int, CaseFact],
-                 workdays: dict[tuple[date, date], int]
+                 workdays: dict[tuple[date, date], int], own: list[EventRow] | None = None
                  ) -> dict[int, list[tuple[int, str, int]]]:
-    """Fold the state events after each row's ``last_seq``; the new steps by case."""
+    """Fold the state events after each row's ``last_seq`` (``own``: already known, else
+    read); the new steps by case."""
     if not facts:
         return {}
     steps: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
     values: dict[int, dict[str, Any]] = {i: dict(f.values) for i, f in facts.items()}
     specs: dict[int, set[str]] = {i: set(f.specs) for i, f in facts.items()}
     since = min(f.last_seq for f in facts.values())
-    rows = session.execute(
+    rows: Iterable[EventRow] = own if own is not None else session.execute(
         select(Event.instance_id, Event.seq, Event.type, Event.at, Event.task_name,
                Event.payload)
         .where(Event.instance_id.in_(list(facts)), Event.type.in_(STATE_EVENTS),
                Event.seq > since)
-        .order_by(Event.instance_id, Event.seq))
+        .order_by(Event.instance_id, Event.seq)).tuples()
     for instance_id, seq, type_, at, task_name, payload in rows:
         assert instance_id is not None  # (selected by instance)
         fact = facts[instance_id]
@@ -283,6 +348,7 @@ def _derive(fact: CaseFact, row: Any, legal_due: date | None) -> None:
 
 
 _PENDING = "docroute_kpi_cases"
+_WRITTEN = "docroute_kpi_events"
 
 
 def listen() -> None:
@@ -294,11 +360,13 @@ def listen() -> None:
 
 
 def _note_cases(session: Session, _context: Any, _instances: Any) -> None:
-    """Remember the cases this transaction writes events of."""
-    ids = {o.instance_id for o in session.new
-           if isinstance(o, Event) and o.instance_id is not None}
-    if ids:
-        session.info.setdefault(_PENDING, set()).update(ids)
+    """Remember the cases this transaction writes events of, and the events."""
+    events = [o for o in session.new if isinstance(o, Event) and o.instance_id is not None]
+    if events:
+        session.info.setdefault(_PENDING, set()).update(e.instance_id for e in events)
+        written = session.info.setdefault(_WRITTEN, defaultdict(list))
+        for e in events:
+            written[e.instance_id].append(e)
 
 
 def _record_before_commit(session: Session) -> None:
@@ -306,14 +374,17 @@ def _record_before_commit(session: Session) -> None:
     # change, a calendar recomputation) holds that case's lock, so its row is written
     # under the same lock. Reading back is harmless: a case noted whose events were
     # rolled back to a savepoint is folded from what is really there.
-    while ids := session.info.pop(_PENDING, None):
-        session.flush()
-        record_facts(session, ids)
-        session.flush()
+    while True:
+        session.flush()  # (notes the events not flushed yet)
+        ids = session.info.pop(_PENDING, None)
+        if not ids:
+            return
+        record_facts(session, ids, written=session.info.pop(_WRITTEN, None))
 
 
 def _forget_cases(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_WRITTEN, None)
 
 
 FactsRow = tuple[Any, ...]
@@ -349,7 +420,7 @@ def rebuild_facts(session: Session, progress: Callable[[int, int], None] | None 
     workdays: dict[tuple[date, date], int] = {}
     for done, chunk in enumerate(_chunks(ids), start=1):
         before = _snapshot(session, chunk)
-        _record_chunk(session, chunk, True, workdays)
+        _record_chunk(session, chunk, True, workdays, {})
         session.flush()
         after = _snapshot(session, chunk)
         differed += [i for i in chunk if before[i] != after[i]]

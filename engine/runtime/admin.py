@@ -94,9 +94,7 @@ def _locked(session: Session, actor: Actor, instance_id: int) -> Instance:
 def _resync(session: Session, instance: Instance) -> None:
     """Rewrite the case's task and timer rows for its (unchanged) state and status."""
     workflow = runtime.load_workflow(session, instance)
-    projection.sync_tasks(session, instance, workflow, identity.group_keys_by_name(session),
-                          runtime._context(instance))
-    projection.sync_timers(session, instance, workflow)
+    runtime.project(session, instance, workflow)
     instance.version += 1  # cached copies of the workflow are stale now
     instance.updated_at = clock.now()
     session.flush()

@@ -91,10 +91,13 @@ def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflo
          action: step.Action, *, timer_passes: bool = False) -> StepOutcome:
     """One live step (``engine.runtime.step``): operators run for real, answers recorded."""
     scope = ServiceScope(session, instance.id, instance.document_id, actor)
+    had_timers = bool(projection.waiting_timers(workflow))
     try:
-        return step.run(workflow, action, scope, CallScope(), timer_passes=timer_passes)
+        outcome = step.run(workflow, action, scope, CallScope(), timer_passes=timer_passes)
     except step.EndlessLoop:
         raise _endless(instance.definition) from None
+    outcome.had_timers = had_timers
+    return outcome
 
 
 def _endless(definition: Definition) -> WorkflowInvalid:
@@ -137,23 +140,42 @@ def persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
         history.append_case(session, instance.id, instance.status, actor, {})
     for hook in AFTER_STEP:
         hook(session, instance, workflow)
-    created = projection.sync_tasks(session, instance, workflow,
-                                    identity.group_keys_by_name(session), _context(instance))
-    projection.sync_timers(session, instance, workflow)
+    created = project(session, instance, workflow, had_timers=outcome.had_timers)
     session.flush()
     _cache_after_commit(session, instance, workflow)
     return created
 
 
-def _context(instance: Instance) -> dict[str, Any]:
+def project(session: Session, instance: Instance, workflow: BpmnWorkflow, *,
+            had_timers: bool = True) -> list[Task]:
+    """Rewrite the case's task and timer rows (what inboxes and the scheduler read) for
+    its state; returns the rows of tasks that became ready."""
+    lanes = state.FreshOnMiss(state.of(session).memo, "lanes",
+                              lambda: identity.group_keys_by_name(session))
+    created = projection.sync_tasks(session, instance, workflow, lanes,
+                                    _context(session, instance))
+    projection.sync_timers(session, instance, workflow, had_timers=had_timers)
+    return created
+
+
+def _context(session: Session, instance: Instance) -> dict[str, Any]:
     document = instance.document
     return {
-        "process_key": instance.definition.key,
+        "process_key": _process_key(session, instance),
         "document_kind": document.kind if document else "",
         "title": instance.title,
         "classification": instance.classification,
         "urgency": document.urgency if document else "",
     }
+
+
+def _process_key(session: Session, instance: Instance) -> str:
+    """The case's process key without loading its definition row (and diagram) per step."""
+    keys = state.of(session).definition_keys
+    key = keys.get(instance.definition_id)
+    if key is None:
+        key = keys[instance.definition_id] = instance.definition.key
+    return key
 
 
 # --- starting --------------------------------------------------------------------------------

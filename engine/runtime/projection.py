@@ -6,6 +6,7 @@ deserialize a workflow. Both are rewritten inside the same transaction as the ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time
 from typing import Any
 
@@ -19,6 +20,8 @@ from engine import clock
 from engine.deadlines import calendar_calls, step_targets, workcalendar
 from engine.definitions.bpmn import unwrap_expression
 from engine.models import Instance, ProvisionalDate, Task, TaskGroup, Timer
+
+from . import state
 
 END_OF_DAY = time(23, 59, 59)
 
@@ -89,7 +92,7 @@ def is_provisional(due_at: datetime | None, calls: list[Any]) -> bool:
     return bool(calls) or (due_at is not None and workcalendar.active().is_provisional(due_at))
 
 
-def assignment(workflow: BpmnWorkflow, task: Any, lanes: dict[str, str]) -> tuple[
+def assignment(workflow: BpmnWorkflow, task: Any, lanes: Mapping[str, str]) -> tuple[
         str | None, list[str]]:
     """(assignee, candidate group keys) from the task's attributes, or else its lane."""
     props = properties(task)
@@ -102,7 +105,7 @@ def assignment(workflow: BpmnWorkflow, task: Any, lanes: dict[str, str]) -> tupl
 
 
 def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
-               lanes: dict[str, str], context: dict[str, Any]) -> list[Task]:
+               lanes: Mapping[str, str], context: dict[str, Any]) -> list[Task]:
     """Rewrite the case's task rows; rows of tasks still open keep their claim.
 
     ``context`` carries document-level values: process_key, document_kind, title,
@@ -131,7 +134,8 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
         due_at, due_calls = due(workflow, task)
         if due_at is None:
             # No due date from the diagram: the office's target for the step's urgency.
-            targets = targets if targets is not None else step_targets.load(session)
+            targets = targets if targets is not None else state.of(session).memo.get(
+                "step_targets", lambda: step_targets.load(session))
             due_at, due_calls = step_targets.due_after(clock.now(), step_targets.target_for(
                 targets, context["process_key"], task.task_spec.name, urgency))
         row = Task(
@@ -171,13 +175,17 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, datetime]]:
     return found
 
 
-def sync_timers(session: Session, instance: Instance, workflow: BpmnWorkflow) -> None:
-    session.execute(delete(Timer).where(Timer.instance_id == instance.id))
-    if instance.status != "running":
+def sync_timers(session: Session, instance: Instance, workflow: BpmnWorkflow, *,
+                had_timers: bool = True) -> None:
+    """Rewrite the case's timer rows; ``had_timers=False`` (the step knows the case had
+    none) skips the delete when it has none now either."""
+    waiting = waiting_timers(workflow) if instance.status == "running" else []
+    if not had_timers and not waiting:
         return
+    session.execute(delete(Timer).where(Timer.instance_id == instance.id))
     session.add_all(
         Timer(instance_id=instance.id, task_id=str(task.id), spec=task.task_spec.name,
               kind="timer", due_at=due)
-        for task, due in waiting_timers(workflow)
+        for task, due in waiting
     )
     session.flush()

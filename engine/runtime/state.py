@@ -9,12 +9,17 @@ find the state of the ``Docroute`` they serve. Two ``Docroute`` objects in one p
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from engine.definitions import deployment as definitions
@@ -22,6 +27,7 @@ from engine.definitions.scripting import make_script_engine
 from engine.models import Definition
 
 KEY = "docroute_runtime"
+T = TypeVar("T")
 
 
 class WorkflowCache:
@@ -54,12 +60,88 @@ class WorkflowCache:
             self._items.clear()
 
 
+class Memo:
+    """Reference data every step reads and administrators rarely change (group names for
+    lanes, step targets), kept for ``ttl`` seconds instead of read on every step.
+
+    A write to a table behind it, through this ``Docroute``'s engine, clears it at once
+    (``watch_writes``); another process's write is seen within ``ttl``. Values must be
+    plain data, never ORM rows: they outlive the session that loaded them.
+    """
+
+    # Tables whose rows the memo's values are built from.
+    TABLES = ("groups", "memberships", "step_targets")
+
+    def __init__(self, ttl: float = 5.0):
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, load: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            item = self._items.get(key)
+        if item is not None and now - item[0] < self.ttl:
+            return item[1]  # type: ignore[no-any-return]
+        value = load()
+        with self._lock:
+            self._items[key] = (now, value)
+        return value
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+
+def watch_writes(engine: Engine, memo: Memo) -> None:
+    """Clear ``memo`` whenever a statement on this engine writes one of its tables
+    (recognised by the statement's text, so ORM and Core writes alike)."""
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        match = _WRITE.match(statement)
+        if match and match.group(1).lower() in Memo.TABLES:
+            memo.clear()
+
+
+class FreshOnMiss(Mapping[str, str]):
+    """A memoised mapping that is loaded afresh once when asked for a key it lacks: a
+    group renamed in another process is found by its new name at once."""
+
+    def __init__(self, memo: Memo, key: str, load: Callable[[], dict[str, str]]):
+        self._memo, self._key, self._load = memo, key, load
+        self._data = memo.get(key, load)
+        self._fresh = False
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._data and not self._fresh:
+            self._memo.drop(self._key)
+            self._data, self._fresh = self._memo.get(self._key, self._load), True
+        return self._data[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 @dataclass
 class RuntimeState:
-    """One ``Docroute``'s live workflows and script engine."""
+    """One ``Docroute``'s live workflows, script engine and memoised reference data."""
 
     cache: WorkflowCache = field(default_factory=WorkflowCache)
     script_engine: PythonScriptEngine = field(default_factory=make_script_engine)
+    memo: Memo = field(default_factory=Memo)
+    # Deployed definitions never change: their process keys by id, for the projection.
+    definition_keys: dict[int, str] = field(default_factory=dict)
 
 
 def of(session: Session) -> RuntimeState:

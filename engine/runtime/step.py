@@ -85,6 +85,9 @@ class StepOutcome:
     calendar: list[CalendarCall] = field(default_factory=list)
     # Recorded answers a re-run did not ask for (a migration target calls fewer services).
     unused_answers: int = 0
+    # Whether the case waited on a timer before the step: if neither before nor after,
+    # its timer rows need no rewrite. Unknown counts as yes.
+    had_timers: bool = True
 
 
 class EndlessLoop(Exception):
