@@ -16,7 +16,7 @@ from sqlalchemy import event, select
 
 from engine import Docroute, runtime
 from engine.definitions import SourceFile
-from engine.models import Task
+from engine.models import Task, TaskGroup
 from engine.org import identity
 
 TWO_STEPS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -40,16 +40,17 @@ TWO_STEPS = """<?xml version="1.0" encoding="UTF-8"?>
 # Statements of one POST /api/v1/tasks/<id>/complete that moves the case to its next task.
 # Authentication (its own read-only transaction): BEGIN and one SELECT of the token with
 # its user and groups = 2 (a token's use is recorded at most once a minute: +2 then).
-# The step = 15: the task, the case (read with its row lock), who may hold the task (the
+# The step = 14: the task, the case (read with its row lock), who may hold the task (the
 # user with their groups, the candidates), the history append (chain end, insert), the
-# draft, the case update, the case's task rows, their removal (groups, provisional dates,
-# task), the new task and its groups, the chain head. Group names for lanes, step
+# draft, the case update, the case's task rows, their removal (provisional dates, task;
+# the task's group rows go by ON DELETE CASCADE), the new task and its groups, the chain
+# head. Group names for lanes, step
 # targets and the process key come from the Docroute's memo; a case that had and has no
 # timer skips its timer rows. The API's answer reads the definition = 1. SQLite counts
 # its two BEGINs; PostgreSQL issues none, but re-reads the task under the row lock and
 # takes the chain's advisory lock. The KPI facts fold at commit = 4: the case's facts row, its
 # deadline, the row update, the step row (its events and the case come from the session).
-EXPECTED = {"sqlite": 2 + 15 + 1 + 1 + 4, "postgresql": 1 + 15 + 2 + 1 + 4}
+EXPECTED = {"sqlite": 2 + 14 + 1 + 1 + 4, "postgresql": 1 + 14 + 2 + 1 + 4}
 BEFORE = {"sqlite": 29, "postgresql": 28}  # before issue 17's hot-path work (measured the same way)
 
 
@@ -102,6 +103,9 @@ def test_one_completion_through_the_api_issues_a_fixed_number_of_statements(
     dialect = docroute.engine.dialect.name
     assert counts == [EXPECTED[dialect]] * 2, "\n".join(statements)
     assert EXPECTED[dialect] < BEFORE[dialect]  # KPI facts included, which came since
+    still_open = _open_task(docroute, case_id)
+    with docroute.session() as s:  # the finished tasks' group rows went with them (cascade)
+        assert s.scalars(select(TaskGroup.task_id)).all() == [still_open]
 
 
 def test_a_token_use_is_recorded_at_most_once_a_minute(

@@ -117,7 +117,7 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
     ready_ids = {str(t.id) for t in ready}
     gone = [task_id for task_id in existing if task_id not in ready_ids]
     if gone:
-        session.execute(delete(TaskGroup).where(TaskGroup.task_id.in_(gone)))
+        # (task_groups rows go with their task: ON DELETE CASCADE, on both databases)
         session.execute(delete(ProvisionalDate).where(ProvisionalDate.task_id.in_(gone)))
         session.execute(delete(Task).where(Task.id.in_(gone)))
     created = []
