@@ -164,3 +164,28 @@ def test_the_chain_head_follows_what_was_written_even_after_a_savepoint_rolls_ba
         assert last.seq == second.seq
         after = history.append_case(s, case_id, "comment", "clerk", {"text": "next"})
         assert after.seq == last.seq + 1 and after.prev_hash == last.hash
+
+
+def test_a_claim_does_not_fold_the_case_s_report_facts(
+        app: Flask, docroute: Docroute, people: dict, statements: list[str]) -> None:
+    """Who holds a task is nothing a report reads: a claim's transaction skips the fold,
+    and the facts still equal a rebuild from the events afterwards."""
+    from engine.queries import kpi
+    from engine.runtime import step
+
+    assert kpi.FACTS_NEUTRAL <= step.PASSIVE_EVENTS  # neutral events never move a case
+    with docroute.session() as s:
+        token = identity.create_token(s, "clerk")
+        case_id = runtime.start_case(s, people["clerk"], "steps").id
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    task_id = _open_task(docroute, case_id)
+    statements.clear()
+    assert client.post(f"/api/v1/tasks/{task_id}/claim", headers=headers).status_code == 200
+    assert not [st for st in statements if "case_facts" in st or "deadlines" in st]
+    assert client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {}},
+                       headers=headers).status_code == 200
+    with docroute.session() as s:
+        kept = kpi.facts_snapshot(s)
+        kpi.rebuild_facts(s)
+        assert kpi.facts_snapshot(s) == kept

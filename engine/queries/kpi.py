@@ -58,6 +58,12 @@ KPI_SPECS = ("reply", "deliver")
 SATISFIED = ("satisfied", "basically_satisfied")
 T = TypeVar("T")
 STATE_EVENTS = ("started", "completed", "timer_fired")
+# Events that change nothing a facts row reads (who holds a task, who was told, what was
+# viewed or said): a transaction that writes only these needs no fold. A claim is one
+# of every group task's three requests.
+FACTS_NEUTRAL = frozenset({"claimed", "unclaimed", "delegated", "reassigned", "reminder",
+                           "reminded", "escalated", "notified", "comment", "commented",
+                           "viewed", "chased"})
 UNASSIGNED = "unassigned"  # the unit of a case that names none (yet)
 CHUNK = 900  # ids per IN (...) list: below every backend's parameter limit
 MAX_DAYS = 3660
@@ -363,7 +369,8 @@ def _note_cases(session: Session, _context: Any, _instances: Any) -> None:
     """Remember the cases this transaction writes events of, and the events."""
     events = [o for o in session.new if isinstance(o, Event) and o.instance_id is not None]
     if events:
-        session.info.setdefault(_PENDING, set()).update(e.instance_id for e in events)
+        session.info.setdefault(_PENDING, set()).update(
+            e.instance_id for e in events if e.type not in FACTS_NEUTRAL)
         written = session.info.setdefault(_WRITTEN, defaultdict(list))
         for e in events:
             written[e.instance_id].append(e)
@@ -378,6 +385,7 @@ def _record_before_commit(session: Session) -> None:
         session.flush()  # (notes the events not flushed yet)
         ids = session.info.pop(_PENDING, None)
         if not ids:
+            session.info.pop(_WRITTEN, None)
             return
         record_facts(session, ids, written=session.info.pop(_WRITTEN, None))
 
