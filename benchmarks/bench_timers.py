@@ -237,7 +237,8 @@ def tick_cost(app: Docroute, waiting: int, due: int, rounds: int) -> list[str]:
     for k in range(rounds):
         manual.set(base + timedelta(hours=k, minutes=2))
         app.runtime.cache.clear()  # a worker rarely has the case in memory
-        with (_Timed(timers.runtime, "fire_timers") as work, _Timed(timers, "due_instance_ids") as find,
+        with (_Timed(timers.runtime, "fire_timers") as work,
+              _Timed(timers, "due_instance_ids") as find,
               _Timed(timers, "_claim_case") as claim):
             t0 = time.perf_counter()
             fired = timers.fire_due(app)

@@ -8,6 +8,7 @@ a group by a name the memo lacks is looked up afresh at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import select
 
