@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from threading import Lock
 from typing import Any
 
@@ -243,7 +244,27 @@ def _decision_info(tree: etree._ElementTree, name: str) -> Iterable[ProcessInfo]
 
 def is_decision(definition: Definition) -> bool:
     """Whether a deployed definition is a DMN decision (called by processes, never started)."""
-    return is_dmn(parse_xml(definition.xml.encode("utf-8"), max_bytes=1 << 30))
+    return _diagram_facts(definition.xml)[0]
+
+
+def starter_groups(definition: Definition) -> frozenset[str] | None:
+    """The groups whose members may start the process (``candidateStarterGroups``);
+    None when the diagram names none (anyone may)."""
+    return _diagram_facts(definition.xml)[2].get(definition.key)
+
+
+@lru_cache(maxsize=256)
+def _diagram_facts(xml: str) -> tuple[bool, frozenset[str], dict[str, frozenset[str]]]:
+    """(is it DMN, its user tasks' form keys, starter groups by process id): read once per
+    diagram text, not per case start (a deployed diagram never changes; a shipped one is
+    tens of kilobytes)."""
+    root = parse_xml(xml.encode("utf-8"), max_bytes=1 << 30).getroot()
+    keys = frozenset(key for task in root.iter(f"{{{BPMN_NS}}}userTask")
+                     if (key := _task_property(task, "formKey")))
+    starters = {str(p.get("id")): frozenset(g.strip() for g in names.split(",") if g.strip())
+                for p in root.iter(f"{{{BPMN_NS}}}process")
+                if (names := p.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups"))}
+    return is_dmn(root.getroottree()), keys, starters
 
 
 def _expression_for(tag: str, text: str) -> str:
@@ -553,11 +574,7 @@ def _add_definition_xml(parser: DocrouteParser, session: Session, definition: De
 
 def form_keys(session: Session, definition: Definition) -> set[str]:
     """Every form key used by a definition and the processes it calls."""
-    keys: set[str] = set()
-    tree = parse_xml(definition.xml.encode("utf-8"), max_bytes=1 << 30)
-    for task in tree.getroot().iter(f"{{{BPMN_NS}}}userTask"):
-        if key := _task_property(task, "formKey"):
-            keys.add(key)
+    keys = set(_diagram_facts(definition.xml)[1])
     for dependency_id in (definition.dependencies or {}).values():
         keys |= form_keys(session, get(session, dependency_id))
     return keys

@@ -196,21 +196,14 @@ def may_start_key(session: Session, actor: Actor, key: str) -> bool:
 
 def may_start(definition: Definition, actor: Actor) -> bool:
     """Administrators may start anything; others as the process's starter groups allow."""
-    from engine.definitions.bpmn import CAMUNDA_NS, parse_xml
-
     if definitions.is_decision(definition):
         return False  # a DMN decision is called by processes, never started
     if actor.is_admin:
         return True
     if actor.is_auditor:
         return False
-    tree = parse_xml(definition.xml.encode(), max_bytes=1 << 30)
-    for process in tree.getroot().iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}process"):
-        if process.get("id") == definition.key:
-            starters = process.get(f"{{{CAMUNDA_NS}}}candidateStarterGroups")
-            if starters:
-                return bool({s.strip() for s in starters.split(",")} & actor.groups)
-    return True
+    starters = definitions.starter_groups(definition)
+    return starters is None or bool(starters & actor.groups)
 
 
 def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | None = None,
