@@ -74,13 +74,13 @@ def _workflow(session: Session, instance: Instance) -> BpmnWorkflow:
     cached = state.of(session).cache.take(instance.id, instance.version)
     if cached is not None:
         return cached
-    spec, subprocesses = definitions.load_spec(session, instance.definition)
+    spec, subprocesses = state.spec_of(session, instance)
     return spiff.load_state(instance.state, spec, subprocesses, state.of(session).script_engine)
 
 
 def load_workflow(session: Session, instance: Instance) -> BpmnWorkflow:
     """A read-only copy of a case's workflow (for display, replay and checks)."""
-    spec, subprocesses = definitions.load_spec(session, instance.definition)
+    spec, subprocesses = state.spec_of(session, instance)
     return spiff.load_state(instance.state, spec, subprocesses, state.of(session).script_engine)
 
 
@@ -382,13 +382,20 @@ def _open_task(session: Session, task_id: str, actor: Actor) -> tuple[Instance, 
     return instance, row
 
 
+def _declared(session: Session, instance: Instance, row: Task) -> authority.TaskRules:
+    """The task's declared rules (separation of duties, checks), from the specs this
+    Docroute has parsed."""
+    return authority.rules_in(state.spec_of(session, instance), row.spec)
+
+
 def claim(session: Session, task_id: str, actor: Actor) -> Task:
     instance, row = _open_task(session, task_id, actor)
     if row.assignee == actor.username:
         return row
     if row.assignee is not None and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is already claimed by {row.assignee}")
-    authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username))
+    authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username),
+                               task_rules=_declared(session, instance, row))
     row.assignee, row.claimed_at = actor.username, clock.now()
     history.append_case(session, instance.id, "claimed", actor.username, {},
                         task_id=row.id, task_name=row.name)
@@ -418,7 +425,8 @@ def delegate(session: Session, task_id: str, actor: Actor, to_username: str) -> 
     refusal = access.hold_refusal(target, row.classification)
     if refusal is not None:
         raise NotAllowed(refusal)
-    authority.require_may_hold(session, instance, row, target)
+    authority.require_may_hold(session, instance, row, target,
+                               task_rules=_declared(session, instance, row))
     previous = row.assignee
     row.assignee, row.claimed_at = target.username, clock.now()
     history.append_case(session, instance.id, "delegated", actor.username,

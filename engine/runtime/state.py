@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.definitions import deployment as definitions
 from engine.definitions.scripting import make_script_engine
-from engine.models import Definition
+from engine.models import Definition, Instance
 
 KEY = "docroute_runtime"
 T = TypeVar("T")
@@ -140,8 +140,10 @@ class RuntimeState:
     cache: WorkflowCache = field(default_factory=WorkflowCache)
     script_engine: PythonScriptEngine = field(default_factory=make_script_engine)
     memo: Memo = field(default_factory=Memo)
-    # Deployed definitions never change: their process keys by id, for the projection.
+    # A deployed definition never changes, nor do the versions it calls (pinned at deploy):
+    # its process key and parsed specs by id, so a step need not load its row.
     definition_keys: dict[int, str] = field(default_factory=dict)
+    specs: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
 def of(session: Session) -> RuntimeState:
@@ -153,8 +155,23 @@ def of(session: Session) -> RuntimeState:
     return state
 
 
+def spec_of(session: Session, instance: Instance) -> tuple[Any, dict[str, Any]]:
+    """The case's parsed process spec and subprocess specs, without loading its definition
+    row when this Docroute has parsed it before."""
+    specs = of(session).specs
+    found = specs.get(instance.definition_id)
+    if found is None:
+        found = specs[instance.definition_id] = definitions.load_spec(session,
+                                                                      instance.definition)
+    return found
+
+
 def new_workflow(session: Session, definition: Definition) -> BpmnWorkflow:
     """A fresh workflow of a deployed definition, with this Docroute's script engine: how
     a live start, a replay and a migration all begin a case."""
-    spec, subprocesses = definitions.load_spec(session, definition)
+    specs = of(session).specs
+    found = specs.get(definition.id)
+    if found is None:
+        found = specs[definition.id] = definitions.load_spec(session, definition)
+    spec, subprocesses = found
     return BpmnWorkflow(spec, subprocesses, script_engine=of(session).script_engine)
