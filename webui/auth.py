@@ -42,9 +42,9 @@ def _load_actor() -> Any:
         return None  # the API authenticates with tokens only (and 404s in JSON, no redirect)
     user_id = session.get("user_id")
     if user_id is not None:
-        with get_docroute().session() as s:
-            user = s.get(identity.User, user_id)
-            if user is not None and identity.session_valid(user, session.get("epoch")):
+        with get_docroute().reading() as s:
+            user = identity.session_user(s, user_id, session.get("epoch"))
+            if user is not None:
                 g.actor = Actor.of(user)
                 g.user_locale = user.locale
             else:

@@ -161,6 +161,14 @@ def set_password(session: Session, user: User, password: str, *, actor: str) -> 
         "username": user.username, "tokens_revoked": revoked})  # never the password
 
 
+def session_user(session: Session, user_id: int, epoch: object) -> User | None:
+    """The user a web session belongs to, with their groups (one statement), if the
+    session is still valid (``session_valid``); None otherwise."""
+    user = session.scalars(select(User).where(User.id == user_id)
+                           .options(joinedload(User.groups))).unique().first()
+    return user if session_valid(user, epoch) else None
+
+
 def session_valid(user: User | None, epoch: object) -> bool:
     """Whether a web session that recorded ``epoch`` at login still belongs to ``user``."""
     return user is not None and user.active and epoch == user.session_epoch
