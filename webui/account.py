@@ -93,7 +93,7 @@ def _delegation_view(username: str) -> dict[str, Any]:
         # Administrators and auditors hold no tasks, so have nothing to delegate.
         staff = any(group.active for group in me.groups)
         return {"candidates": candidates if staff else [], "staff": staff, "names": names,
-                "processes": [(d.key, d.name) for d in definitions.list_latest(s)],
+                "processes": definitions.latest_names(s),
                 "delegations": [{"id": d.id, "from_user": d.from_user, "to_user": d.to_user,
                                  "starts_on": d.starts_on, "ends_on": d.ends_on,
                                  "scope": d.scope or [], "reason": d.reason,

@@ -95,7 +95,7 @@ def _view(s: Any) -> dict[str, Any]:
                     "starts_on": d.starts_on, "ends_on": d.ends_on, "scope": d.scope or [],
                     "reason": d.reason, "revoked": d.revoked_at is not None}
                    for d in orgchart.delegations(s)]
-    processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+    processes = definitions.latest_names(s)
     return {"staff": staff, "names": names, "units": units, "leaders": leaders,
             "issuers": issuers, "delegations": delegations, "processes": processes,
             "seals": orgchart.SEALS, "signer_levels": orgchart.SIGNER_LEVELS}

@@ -70,7 +70,7 @@ def cases() -> Any:
                      version=args.get("version", type=int))
     with get_docroute().session() as s:
         rows = [_case_row(i) for i in admin.find_cases(s, current_actor(), flt)]
-        processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+        processes = definitions.latest_names(s)
     return render_template("admin/cases.html", cases=rows, flt=flt, statuses=STATUSES,
                            processes=processes)
 

@@ -166,7 +166,7 @@ def index() -> Any:
     with get_docroute().session() as s:
         rows, total = audit.search_cases(s, current_actor(), flt)
         names = user_names(s)  # group keys shown as the groups' names
-        processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+        processes = definitions.latest_names(s)
         departments = audit.departments(s, current_actor())
     page = flt.offset // PAGE_SIZE + 1
     return render_template("audit/index.html", rows=rows, total=total, flt=flt, page=page,

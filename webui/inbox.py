@@ -57,7 +57,7 @@ def index() -> Any:
         more = len(rows) > PAGE
         names = people_and_groups(s)
         tasks = [_row_view(row, names) for row in rows[:PAGE]]
-        processes = [(d.key, d.name) for d in definitions.list_latest(s)]
+        processes = definitions.latest_names(s)
         startable = startable_kinds(s, actor)
         counts = count_scopes(s, actor)
         levels = count_levels(s, actor)

@@ -24,6 +24,7 @@ from .deployment import form_keys as form_keys
 from .deployment import get as get
 from .deployment import is_decision as is_decision
 from .deployment import latest as latest
+from .deployment import latest_names as latest_names
 from .deployment import list_all as list_all
 from .deployment import list_latest as list_latest
 from .deployment import load_spec as load_spec

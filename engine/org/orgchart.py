@@ -307,6 +307,7 @@ def add_delegation(session: Session, actor: Actor, from_user: str, to_user: str,
                      reason=reason, created_by=actor.username, created_at=clock.now())
     session.add(row)
     session.flush()
+    session.info.pop(_STANDING, None)
     history.append_system(session, "delegation_added", actor.username, {
         "id": row.id, "from": from_user, "to": to_user, "starts_on": starts_on.isoformat(),
         "ends_on": ends_on.isoformat(), "scope": row.scope, "reason": reason})
@@ -324,6 +325,7 @@ def revoke_delegation(session: Session, actor: Actor, delegation_id: int, *,
     if row.revoked_at is not None:
         raise Conflict("this delegation is already revoked")
     row.revoked_at = clock.now()
+    session.info.pop(_STANDING, None)
     history.append_system(session, "delegation_revoked", actor.username,
                           {"id": row.id, "reason": reason})
     return row
@@ -340,10 +342,21 @@ def delegations_of(session: Session, username: str) -> list[Delegation]:
         .order_by(Delegation.id.desc())))
 
 
+_STANDING = "docroute_standing_in_for"
+
+
 def standing_in_for(session: Session, username: str) -> dict[str, list[str]]:
     """Whom this person stands in for today under a 委托: absent person -> process keys
-    (an empty list: every process)."""
+    (an empty list: every process). Read once per unit of work (an inbox page asks for
+    its list and each tab count); adding or revoking a 委托 forgets it."""
     today = clock.now().astimezone(clock.OFFICE_TZ).date()
+    known = session.info.setdefault(_STANDING, {})
+    if (username, today) not in known:
+        known[(username, today)] = _standing_in_for(session, username, today)
+    return {person: list(keys) for person, keys in known[(username, today)].items()}
+
+
+def _standing_in_for(session: Session, username: str, today: date) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for row in session.scalars(select(Delegation).where(
             Delegation.to_user == username, Delegation.revoked_at.is_(None),
