@@ -387,6 +387,16 @@ class CalendarDay(Base):
     source: Mapped[str] = mapped_column(String(256), default="")
 
 
+class CalendarVersion(Base):
+    """One row whose token changes with every change to ``calendar_days`` (migration 0015):
+    each process reads it now and then to learn that its in-memory calendar is stale."""
+
+    __tablename__ = "calendar_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+
+
 # --- deadlines, reminders and mail (issue 4; migration 0002_deadlines) ------------------
 # Owned by engine/deadlines.py, engine/reminders.py and engine/notify.py. Appended here so
 # the schema still reads in one place; other sections must not depend on these tables.

@@ -1,4 +1,5 @@
-"""The engine as one object: settings, database, and the first-run setup.
+"""The engine as one object: settings, database, runtime state, working-day calendar, and
+the first-run setup.
 
 Web processes, workers, the CLI and tests build one ``Docroute`` and pass sessions from
 it to the engine's functions; each ``with docroute.session() as session:`` block is one
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
@@ -32,20 +34,33 @@ class Docroute:
     def __init__(self, settings: Settings):
         from engine import wiring  # the composition root imports every package
 
-        wiring.install()
         self.settings = settings
         if settings.database_url == "" or settings.database_url.startswith("sqlite"):
             settings.home.mkdir(parents=True, exist_ok=True)
         pool = {"pool_size": settings.db_pool_size} if settings.db_pool_size else {}
         self.engine = db.make_engine(settings.db_url, **pool)
-        # What this Docroute keeps in memory for running cases (runtime/state.py).
+        # What this Docroute keeps in memory for running cases (runtime/state.py), and its
+        # working-day calendar (deadlines/workcalendar.py): every session it makes finds both.
         self.runtime = state.RuntimeState(
             script_engine=scripting.make_script_engine(settings.script_timeout_seconds))
         state.watch_writes(self.engine, self.runtime.memo)
-        self.sessions = db.make_sessionmaker(self.engine, info={state.KEY: self.runtime})
+        self.calendar = workcalendar.CalendarHolder()
+        self.session_info: dict[str, Any] = {state.KEY: self.runtime,
+                                             workcalendar.KEY: self.calendar}
+        self.sessions = db.make_sessionmaker(self.engine, info=self.session_info)
+        wiring.install(self)  # operators, after-step hooks, session listeners
         # The keys that make history forgery-evident live outside the database (keys.py).
         self.keys = keys.load(settings.home, settings.history_key)
         history.use_keys(self.engine, self.keys)
+
+    def work_calendar(self) -> workcalendar.WorkCalendar:
+        """This Docroute's working-day calendar (for the web layer, which has no session
+        at hand); reads the database only when a version check is due."""
+        calendar = self.calendar.peek()
+        if calendar is not None and not self.calendar.due():
+            return calendar
+        with self.session() as session:
+            return workcalendar.of(session)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -74,7 +89,7 @@ class Docroute:
                 results = self.deploy(session, workflow_files, actor=actor)
                 lines.extend(str(r) for r in results)
         with self.session() as session:
-            workcalendar.activate(workcalendar.load(session))
+            self.calendar.reload(session)
         return lines
 
     def workflow_files(self) -> list[SourceFile]:
@@ -115,6 +130,8 @@ class Docroute:
                      if source.name not in uploaded
                      for key in definitions.provided_ids(source,
                                                          self.settings.max_diagram_bytes)}
+        # A check writes nothing and runs no step: the scratch sessions need neither the
+        # session listeners nor the runtime state nor a calendar.
         scratch = db.make_engine("sqlite://")
         try:
             Base.metadata.create_all(scratch)

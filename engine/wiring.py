@@ -1,9 +1,16 @@
 """Everything that plugs into the engine, listed in one place and installed by ``Docroute``.
 
-Nothing registers itself on import. Service-task operators are functions marked with
-``@operator("name")`` in the modules listed below; the after-step hooks, the session and
-mapper listeners (chain heads, search text, the KPI facts) and the demo seeders are listed
-here too, so a newcomer finds every extension point, and what is plugged into it, here.
+Nothing registers itself on import, and nothing is installed process-wide. Service-task
+operators are functions marked with ``@operator("name")`` in the modules listed below;
+the after-step hooks, the session and mapper listeners (chain heads, search text, the KPI
+facts) and the demo seeders are listed here too, so a newcomer finds every extension
+point, and what is plugged into it, here.
+
+``install(docroute)`` plugs them into one ``Docroute``: the operator table and the
+after-step hooks go into its ``RuntimeState`` (``docroute.runtime``), the session
+listeners onto its session factory (``listen``). Two ``Docroute`` objects in one process
+never share them. Only the search-text listener is a mapper event on the ``Document``
+class, installed once for every ``Docroute``: it depends on the row alone.
 """
 
 from __future__ import annotations
@@ -12,12 +19,14 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from engine.deadlines import periods
 from engine.history import audit, chain, checkpoints
 from engine.org import orgchart
 from engine.queries import kpi
 from engine.registry import document_ops, links, search
-from engine.runtime import cases, operators
+from engine.runtime import operators, state
 
 if TYPE_CHECKING:
     from engine.service import Docroute
@@ -29,9 +38,7 @@ OPERATOR_MODULES: tuple[ModuleType, ...] = (orgchart, document_ops, links, perio
 TABLE_MODULES: tuple[ModuleType, ...] = (checkpoints,)
 
 # Run after every step, inside its transaction: case data flows into the document.
-AFTER_STEP: tuple[cases.StepHook, ...] = (document_ops.sync_document,)
-
-_installed = False
+AFTER_STEP: tuple[state.StepHook, ...] = (document_ops.sync_document,)
 
 
 def operator_table() -> dict[str, operators.Operator]:
@@ -55,15 +62,16 @@ def demo_seeders() -> tuple[Callable[[Docroute], None], ...]:
     return (documents.seed_documents, duties.seed_duties, audit.seed_demo_cases)
 
 
-def install() -> None:
-    """Plug everything in (idempotent: every ``Docroute`` calls it)."""
-    global _installed
-    if _installed:
-        return
-    operators.OPERATORS.update(operator_table())
-    cases.AFTER_STEP[:] = list(AFTER_STEP)
-    chain.listen()
-    audit.listen()
+def listen(sessions: sessionmaker[Session]) -> None:
+    """Attach the session listeners to one session factory, in the order they must run."""
+    chain.listen(sessions)
+    audit.listen(sessions)
+    kpi.listen(sessions)  # after the chain heads: the facts fold the events just written
+
+
+def install(docroute: Docroute) -> None:
+    """Plug everything into ``docroute`` (once, when it is built)."""
+    docroute.runtime.operators.update(operator_table())
+    docroute.runtime.after_step.extend(AFTER_STEP)
+    listen(docroute.sessions)
     search.listen()
-    kpi.listen()  # after the chain heads: the facts fold the events just written
-    _installed = True

@@ -41,7 +41,6 @@ def app(docroute: Docroute, people: dict[str, Actor]) -> Iterator[Flask]:
         identity.add_user(s, "auditor", "审计员", "password1", is_auditor=True)
     yield create_app({"TESTING": True, "RATELIMIT_ENABLED": False, "SECRET_KEY": "test"},
                      docroute=docroute)
-    workcalendar.activate(None)
 
 
 def csrf_of(client: FlaskClient, url: str = "/login") -> str:
@@ -317,7 +316,7 @@ def test_calendar_toggle_import_export(app: Flask, docroute: Docroute) -> None:
         (row,) = [r for r in workcalendar.export_year(s, 2026) if r.day.isoformat() ==
                   "2026-12-31"]
         assert row.is_workday is False and row.source == "测试通知"
-    assert workcalendar.active().is_workday("2026-12-31") is False
+    assert docroute.work_calendar().is_workday("2026-12-31") is False
     template = client.get("/admin/calendar/2031/template.csv").get_data(as_text=True)
     response = client.post("/admin/calendar/import", data={
         "csrf_token": token, "source": "国办发明电〔2030〕1号",

@@ -10,7 +10,6 @@ transaction, with a history event, a notification, and a case that still replays
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, time
 
 import pytest
@@ -64,11 +63,11 @@ check_by = str(add_workdays(parse_date(received_on), 3))</bpmn:script>
 
 
 @pytest.fixture(autouse=True)
-def _through_2026() -> Iterator[None]:
+def _through_2026(request: pytest.FixtureRequest) -> None:
     # Official data through 2026 only, whatever a newer chinese-calendar release ships.
-    workcalendar.activate(WorkCalendar(builtin_calendar().rows(2026)))
-    yield
-    workcalendar.activate(None)
+    if "docroute" in request.fixturenames:
+        request.getfixturevalue("docroute").calendar.use(
+            WorkCalendar(builtin_calendar().rows(2026)))
 
 
 def official_2027() -> str:
@@ -135,7 +134,7 @@ def test_importing_the_notice_moves_every_provisional_date(docroute: Docroute, c
     with docroute.session() as s:
         change = calendar_recompute.import_csv(s, official_2027(), NOTICE, "admin")
     assert change.years == [2027] and change.cases == [case]
-    assert workcalendar.active().basis(2027) == "official"
+    assert docroute.work_calendar().basis(2027) == "official"
 
     with docroute.session() as s:
         deadline = s.scalar(select(Deadline).where(Deadline.instance_id == case))
@@ -194,7 +193,7 @@ def test_a_refused_import_changes_nothing(docroute: Docroute, case: int) -> None
     broken = official_2027().replace("2027-03-01,1,\n", "")
     with docroute.session() as s, pytest.raises(workcalendar.CalendarInvalid):
         calendar_recompute.import_csv(s, broken, NOTICE, "admin")
-    assert workcalendar.active().basis(2027) == "provisional"
+    assert docroute.work_calendar().basis(2027) == "provisional"
     assert task_row(docroute, case).due_provisional is True
 
 

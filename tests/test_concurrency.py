@@ -164,7 +164,7 @@ def _die_in_child(settings: Settings, task_id: str, how: str) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         os._exit(17)
 
-    services.OPERATORS["docroute_test_die"] = die
+    app.runtime.operators["docroute_test_die"] = die  # this process's Docroute only
     with app.session() as s:
         actor = Actor.of(identity.get_user(s, "rev1"))
     with app.session() as s:
@@ -195,13 +195,10 @@ def test_process_killed_mid_step_leaves_case_as_before(deployed: Docroute, peopl
     assert proc.exitcode == (-signal.SIGKILL if how == "sigkill" else 17)
     assert _case_snapshot(deployed, case) == before
     # The case still works: the same step, done by a live process, commits fully.
-    services.OPERATORS["docroute_test_die"] = lambda call: {"ok": True}
-    try:
-        deployed.runtime.cache.clear()
-        with deployed.session() as s:
-            runtime.complete(s, go, people["rev1"], {})
-    finally:
-        services.OPERATORS.pop("docroute_test_die", None)
+    deployed.runtime.operators["docroute_test_die"] = lambda call: {"ok": True}
+    deployed.runtime.cache.clear()
+    with deployed.session() as s:
+        runtime.complete(s, go, people["rev1"], {})
     assert set(_open(deployed, case)) == {"after"}
     with deployed.session() as s:
         assert [e.type for e in history.case_events(s, case)] == ["started", "completed"]

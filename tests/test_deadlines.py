@@ -10,7 +10,6 @@ Sat 10-10.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
@@ -77,13 +76,6 @@ DISCLOSURE_BPMN = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-@pytest.fixture(autouse=True)
-def _builtin_calendar() -> Iterator[None]:
-    workcalendar.activate(None)
-    yield
-    workcalendar.activate(None)
-
-
 @pytest.fixture
 def case(docroute: Docroute) -> int:
     """A bare case to hang deadlines on (started on 2026-03-02 by the manual clock)."""
@@ -123,7 +115,7 @@ def events(docroute: Docroute, instance_id: int, prefix: str) -> list[dict]:
     ("months", "2025-12-31", 2, "2026-02-28"),
 ])
 def test_due_dates_on_the_official_calendar(kind: str, start: str, n: int, due: str) -> None:
-    assert deadlines.due_date(kind, D(start), n) == D(due)
+    assert deadlines.due_date(workcalendar.builtin_calendar(), kind, D(start), n) == D(due)
 
 
 def strict_2026() -> WorkCalendar:
@@ -133,7 +125,7 @@ def strict_2026() -> WorkCalendar:
 
 def test_a_year_without_calendar_data_is_refused_clearly(
         docroute: Docroute, case: int, manual_clock: clock.ManualClock) -> None:
-    workcalendar.activate(strict_2026())
+    docroute.calendar.use(strict_2026())
     with docroute.session() as s, pytest.raises(CalendarMissing) as error:
         deadlines.start(s, case, "reply", kind="workdays", n=20, start_on="2026-12-10")
     assert error.value.year == 2027
@@ -144,7 +136,7 @@ def test_a_year_without_calendar_data_is_refused_clearly(
     days_2027 = (date(2027, 1, 1) + timedelta(days=i) for i in range(365))
     rows = [*workcalendar.builtin_calendar().rows(2026),
             *(DayRow(d, d.weekday() < 5) for d in days_2027)]
-    workcalendar.activate(WorkCalendar(rows))
+    docroute.calendar.use(WorkCalendar(rows))
     with docroute.session() as s:
         view = deadlines.start(s, case, "reply", kind="workdays", n=20, start_on="2026-12-10")
     assert view.legal_due == D("2027-01-07")
@@ -282,7 +274,7 @@ def test_a_diagram_deadline_reaching_a_missing_year_becomes_an_incident(
         docroute.deploy(s, [SourceFile("disclosure.bpmn", DISCLOSURE_BPMN.encode())],
                         actor="admin")
     manual_clock.set(on("2026-12-10"))
-    workcalendar.activate(strict_2026())
+    docroute.calendar.use(strict_2026())
     with docroute.session() as s:
         case = runtime.start_case(s, people["rev1"], "disclosure",
                                   {"received_on": "2026-12-10"}).id

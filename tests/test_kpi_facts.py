@@ -72,7 +72,7 @@ def _cases(s: Session) -> list[dict[str, Any]]:
                 specs.add(body["spec"])
                 if previous is not None and event.task_name:
                     steps.append((event.task_name,
-                                  max(workcalendar.workdays_between(previous, day), 0)))
+                                  max(workcalendar.of(s).workdays_between(previous, day), 0)))
             previous = day
         unit = department or next((str(data[f]) for f in UNIT_FIELDS if data.get(f)),
                                   "unassigned")

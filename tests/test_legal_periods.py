@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from engine import Docroute, clock, deadlines, demo, runtime
 from engine.config import Settings
-from engine.deadlines import chase, workcalendar
+from engine.deadlines import chase
 from engine.errors import Conflict, FormInvalid, NotAllowed, NotFound
 from engine.models import Event, Notification, Task
 from engine.org import identity
@@ -30,14 +30,12 @@ D = date.fromisoformat
 
 @pytest.fixture
 def office(db_url: str, tmp_path: Path, manual_clock: clock.ManualClock) -> Iterator[Docroute]:
-    workcalendar.activate(None)
     app = Docroute(Settings(home=tmp_path / "home", database_url=db_url))
     app.init()
     with app.session() as s:
         demo.seed_organisation(s)
     yield app
     app.engine.dispose()
-    workcalendar.activate(None)
 
 
 def at(day: str, hour: int = 10) -> datetime:

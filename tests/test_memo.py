@@ -79,8 +79,9 @@ def test_a_step_target_set_through_this_docroute_applies_at_once(
     with docroute.session() as s:
         case = runtime.start_case(s, identity.SYSTEM, "laned")
         row = s.scalars(select(Task).where(Task.instance_id == case.id)).one()
-    expected, _ = step_targets.due_after(row.created_at, step_targets.Target(3, "hours"))
-    default, _ = step_targets.due_after(row.created_at, step_targets.DEFAULTS[""])
+    cal = docroute.work_calendar()
+    expected, _ = step_targets.due_after(row.created_at, step_targets.Target(3, "hours"), cal)
+    default, _ = step_targets.due_after(row.created_at, step_targets.DEFAULTS[""], cal)
     assert row.due_at == expected != default
     assert ("laned", "one", "") in docroute.runtime.memo.get("step_targets", dict)
 

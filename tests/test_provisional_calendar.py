@@ -30,13 +30,13 @@ def through_2026() -> WorkCalendar:
 
 
 @pytest.fixture(autouse=True)
-def _december_2026() -> Iterator[clock.ManualClock]:
+def _december_2026(request: pytest.FixtureRequest) -> Iterator[clock.ManualClock]:
     previous = clock.get_default_clock()
     fixed = clock.ManualClock(datetime(2026, 12, 3, 2, 0, tzinfo=UTC))
     clock.set_default_clock(fixed)
-    workcalendar.activate(through_2026())
+    if "docroute" in request.fixturenames:
+        request.getfixturevalue("docroute").calendar.use(through_2026())
     yield fixed
-    workcalendar.activate(None)
     clock.set_default_clock(previous)
 
 
@@ -85,7 +85,7 @@ def test_the_horizon_moves_with_the_clock(_december_2026: clock.ManualClock) -> 
 
 
 def test_a_step_records_what_it_computed_over_a_provisional_year() -> None:
-    scope = calendar_calls.CallScope()
+    scope = calendar_calls.CallScope(calendar=through_2026())
     with calendar_calls.call_scope(scope):
         official = workcalendar.add_workdays(D("2026-11-02"), 5)
         provisional = workcalendar.add_workdays(D("2026-12-20"), 20)
@@ -94,8 +94,8 @@ def test_a_step_records_what_it_computed_over_a_provisional_year() -> None:
     assert scope.calls == [calendar_calls.CalendarCall("add_workdays", "2026-12-20", 20,
                                                        "2027-01-18")]
     # Replay hands the recorded answer back, whatever the calendar says now.
-    replayed = calendar_calls.CallScope(recorded=[calendar_calls.CalendarCall(
-        "add_workdays", "2026-12-20", 20, "2027-01-19")])
+    replayed = calendar_calls.CallScope(calendar=through_2026(), recorded=[
+        calendar_calls.CalendarCall("add_workdays", "2026-12-20", 20, "2027-01-19")])
     with calendar_calls.call_scope(replayed):
         assert workcalendar.add_workdays(D("2026-12-20"), 20) == D("2027-01-19")
         assert workcalendar.add_workdays(D("2026-12-21"), 20) == D("2027-01-19")  # computed

@@ -48,13 +48,6 @@ REMIND_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 D = date.fromisoformat
 
 
-@pytest.fixture(autouse=True)
-def _builtin_calendar() -> Iterator[None]:
-    workcalendar.activate(None)
-    yield
-    workcalendar.activate(None)
-
-
 @pytest.fixture
 def office(docroute: Docroute, people: dict[str, identity.Actor]) -> dict[str, identity.Actor]:
     """``people`` plus the supervising leader (an escalation target) and the process."""
@@ -298,7 +291,7 @@ def test_a_missing_calendar_year_does_not_stop_reminders(
         office: dict[str, identity.Actor], caplog: pytest.LogCaptureFixture) -> None:
     manual_clock.set(at("2026-12-30"))
     # Only 2026, without provisional years: 2027 is truly missing.
-    workcalendar.activate(workcalendar.WorkCalendar(
+    docroute.calendar.use(workcalendar.WorkCalendar(
         workcalendar.builtin_calendar().rows(2026), provisional=False))
     case = start(docroute, "2027-01-02")
     run(docroute)

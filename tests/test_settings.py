@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from engine import Docroute, Settings, db, runtime
 from engine.config import MailSettings
 from engine.definitions import SourceFile
 from engine.org import identity
+from engine.registry import attachments
 from engine.runtime import state
+from webui import api_documents, create_app
 
 LOOP = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -71,3 +74,37 @@ def test_each_docroute_keeps_its_own_runtime_state(tmp_path: Path) -> None:
     finally:
         quick.engine.dispose()
         slow.engine.dispose()
+
+
+def test_storage_and_the_attachment_limit_come_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env({"DOCROUTE_HOME": str(tmp_path / "home"),
+                                  "DOCROUTE_STORAGE_DIR": str(tmp_path / "files"),
+                                  "DOCROUTE_MAX_ATTACHMENT_BYTES": "64"})
+    assert settings.attachments_dir == (tmp_path / "files").resolve()
+    assert settings.max_attachment_bytes == 64
+    with pytest.raises(ValueError, match="DOCROUTE_MAX_ATTACHMENT_BYTES"):
+        Settings.from_env({"DOCROUTE_MAX_ATTACHMENT_BYTES": "big"})
+    app = Docroute(settings)
+    try:
+        web = create_app({"TESTING": True, "SECRET_KEY": "test"}, docroute=app)
+        with web.app_context():
+            limits = api_documents._limits()  # what an upload through the API is held to
+        stored = attachments.store(limits, "note.txt", io.BytesIO(b"plain text\n"))
+        assert attachments.blob_path(tmp_path / "files", stored.sha256).is_file()
+        with pytest.raises(attachments.AttachmentTooLarge):
+            attachments.store(limits, "long.txt", io.BytesIO(b"x" * 65))
+    finally:
+        app.engine.dispose()
+
+
+def test_serve_reads_the_database_url_from_settings(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """``docroute serve`` decides SQLite or PostgreSQL from ``Settings``, as the app does."""
+    from click.testing import CliRunner
+
+    from webui import cli
+
+    monkeypatch.setenv("DOCROUTE_HOME", str(tmp_path))
+    monkeypatch.delenv("DOCROUTE_DATABASE_URL", raising=False)
+    refused = CliRunner().invoke(cli.main, ["serve", "--workers", "2"])
+    assert refused.exit_code == 2 and "SQLite is served by one process" in refused.output

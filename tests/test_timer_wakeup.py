@@ -7,14 +7,12 @@ connection. SQLite: the writing session's commit sets the scheduler's event in-p
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from engine import Docroute, clock, runtime
-from engine.deadlines import workcalendar
 from engine.definitions import SourceFile
 from engine.models import Event
 from engine.org import identity
@@ -40,12 +38,6 @@ UNTIL_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
-
-
-@pytest.fixture(autouse=True)
-def _builtin_calendar() -> Iterator[None]:
-    yield
-    workcalendar.activate(None)  # the scheduler activates the database's calendar
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Docroute, Settings, clock, runtime
-from engine.deadlines import workcalendar
 from engine.definitions import SourceFile
 from engine.models import Event, Instance, Task, Timer
 from engine.org import identity
@@ -44,13 +42,6 @@ WAIT_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
-
-
-@pytest.fixture(autouse=True)
-def _builtin_calendar() -> Iterator[None]:
-    # run_worker activates the database's calendar process-wide; put the default back.
-    yield
-    workcalendar.activate(None)
 
 
 def deploy(docroute: Docroute, *files: tuple[str, str]) -> None:

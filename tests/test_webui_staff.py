@@ -18,7 +18,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine import Docroute, Settings, clock, demo
-from engine.deadlines import workcalendar
 from engine.models import Document, Draft, Instance, Task, User
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,10 +53,7 @@ def shipped_docroute(db_url: str, home: Path, seeded: Path | None) -> Docroute:
     """A Docroute on ``db_url`` with the shipped workflows and the demo organisation."""
     if seeded is not None and db_url.startswith("sqlite:///"):
         shutil.copy(seeded, db_url.removeprefix("sqlite:///"))
-        docroute = Docroute(Settings(home=home, database_url=db_url))
-        with docroute.session() as s:
-            workcalendar.activate(workcalendar.load(s))
-        return docroute
+        return Docroute(Settings(home=home, database_url=db_url))
     docroute = Docroute(Settings(home=home, database_url=db_url))
     docroute.init()
     with docroute.session() as s:

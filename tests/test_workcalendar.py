@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.deadlines import workcalendar
+from engine.deadlines import calendar_calls, workcalendar
 from engine.deadlines.workcalendar import (
     CalendarInvalid,
     CalendarMissing,
@@ -19,23 +20,23 @@ from engine.deadlines.workcalendar import (
     builtin_calendar,
 )
 from engine.definitions.scripting import RestrictedEnvironment
-from engine.errors import DocrouteError
+from engine.errors import DocrouteError, ScriptError
 from engine.models import CalendarDay
 
 D = date.fromisoformat
 SHANGHAI_OFFSET = "+08:00"
 
 
-@pytest.fixture(autouse=True)
-def _builtin_active() -> Iterator[None]:
-    workcalendar.activate(None)
-    yield
-    workcalendar.activate(None)
-
-
 @pytest.fixture
 def cal() -> WorkCalendar:
     return builtin_calendar()
+
+
+@pytest.fixture
+def builtin_step() -> Iterator[None]:
+    """Script helpers called as inside a step on the built-in calendar."""
+    with calendar_calls.call_scope(calendar_calls.CallScope(calendar=builtin_calendar())):
+        yield
 
 
 def full_year(year: int, cal: WorkCalendar | None = None) -> dict[date, tuple[bool, str]]:
@@ -308,20 +309,52 @@ def test_set_year_adds_a_year_and_replaces_one(session: Session) -> None:
     assert rows[0] == DayRow(D("2027-01-01"), True, "", "corrected notice")
 
 
-def test_edited_day_takes_effect_after_load_and_activate(session: Session) -> None:
+@contextmanager
+def step_on(cal: WorkCalendar) -> Iterator[None]:
+    """What an engine step sets up for the script helpers: its calendar."""
+    with calendar_calls.call_scope(calendar_calls.CallScope(calendar=cal)):
+        yield
+
+
+def test_an_edited_day_takes_effect_at_the_holders_next_check(session: Session) -> None:
     workcalendar.seed(session)
-    helpers = workcalendar.script_helpers()  # taken before activation, like a script env
-    assert helpers["add_workdays"]("2026-10-08", 1) == D("2026-10-09")
+    holder = workcalendar.CalendarHolder(check_every=3600)
+    session.info[workcalendar.KEY] = holder  # as Docroute's session factory does
+    helpers = workcalendar.script_helpers()  # taken once, like a script environment
+    with step_on(workcalendar.of(session)):
+        assert helpers["add_workdays"]("2026-10-08", 1) == D("2026-10-09")
 
     workcalendar.set_day(session, D("2026-10-09"), False, "台风停工", "深鹏办〔2026〕99号")
-    assert helpers["add_workdays"]("2026-10-08", 1) == D("2026-10-09")  # not yet active
-    workcalendar.activate(workcalendar.load(session))
-    assert helpers["add_workdays"]("2026-10-08", 1) == D("2026-10-10")
-    assert helpers["is_workday"]("2026-10-09") is False
-    assert workcalendar.active().day("2026-10-09").note == "台风停工"
+    with step_on(workcalendar.of(session)):  # no check due: the loaded calendar answers
+        assert helpers["add_workdays"]("2026-10-08", 1) == D("2026-10-09")
+    holder.check_every = 0  # the next use reads the version token, which set_day changed
+    with step_on(workcalendar.of(session)):
+        assert helpers["add_workdays"]("2026-10-08", 1) == D("2026-10-10")
+        assert helpers["is_workday"]("2026-10-09") is False
+    assert workcalendar.of(session).day("2026-10-09").note == "台风停工"
 
-    workcalendar.activate(None)
-    assert workcalendar.active() is builtin_calendar()
+
+def test_a_holder_answers_from_the_builtin_calendar_when_the_database_has_none(
+        session: Session) -> None:
+    assert workcalendar.stored_years(session) == []
+    assert workcalendar.CalendarHolder().get(session) is builtin_calendar()
+
+
+def test_a_calendar_in_use_stays_until_the_database_changes(session: Session) -> None:
+    workcalendar.seed(session)
+    holder = workcalendar.CalendarHolder(check_every=0)
+    only_2026 = WorkCalendar(builtin_calendar().rows(2026))
+    holder.use(only_2026)
+    assert holder.get(session) is only_2026  # the first check adopts the current version
+    assert holder.get(session) is only_2026
+    workcalendar.set_day(session, D("2026-10-09"), False, "台风停工", "x")
+    assert holder.get(session).day("2026-10-09").note == "台风停工"
+    assert holder.get(session).covers(2020)
+
+
+def test_a_session_not_made_by_a_docroute_has_no_calendar(session: Session) -> None:
+    with pytest.raises(RuntimeError, match="Docroute"):
+        workcalendar.of(session)
 
 
 def test_set_day_refuses_a_year_without_data(session: Session) -> None:
@@ -392,6 +425,12 @@ def test_csv_errors_name_the_lines(session: Session) -> None:
 # --- script helpers -------------------------------------------------------------------------
 
 
+def test_helpers_need_the_calendar_of_a_step() -> None:
+    with pytest.raises(ScriptError, match="inside a step"):
+        workcalendar.script_helpers()["is_workday"]("2026-02-14")
+
+
+@pytest.mark.usefixtures("builtin_step")
 def test_helpers_through_the_restricted_environment() -> None:
     env = RestrictedEnvironment()
     assert env.evaluate("add_workdays('2026-09-28', 20)", {}) == "2026-10-30"
@@ -406,10 +445,10 @@ def test_helpers_through_the_restricted_environment() -> None:
     assert env.evaluate("add_workdays('2026-10-09T10:00:00+08:00', 1)", {}) == (
         "2026-10-10T10:00:00" + SHANGHAI_OFFSET
     )
-    workcalendar.activate(WorkCalendar(builtin_calendar().rows(2026)))
-    assert env.evaluate("add_workdays('2026-12-20', 20)", {}) == "2027-01-18"  # provisional
-    with pytest.raises(CalendarMissing, match="2205"):
-        env.evaluate("add_workdays('2205-12-20', 20)", {})
+    with step_on(WorkCalendar(builtin_calendar().rows(2026))):
+        assert env.evaluate("add_workdays('2026-12-20', 20)", {}) == "2027-01-18"  # provisional
+        with pytest.raises(CalendarMissing, match="2205"):
+            env.evaluate("add_workdays('2205-12-20', 20)", {})
 
 
 def test_script_helpers_names() -> None:

@@ -20,6 +20,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
+from engine.deadlines import calendar_calls, workcalendar
 from engine.definitions import forms, scripting
 from engine.definitions.bpmn import DocrouteParser, normalise, parse_xml
 from engine.runtime import projection
@@ -155,6 +156,8 @@ class Case:
         self.clock = clock.ManualClock(START)
         self.scope = ServiceScope(session=None, instance_id=1, document_id=None, actor="t",
                                   recorded=list(recorded or []))
+        # The calendar a Docroute gives its steps: the built-in one, as on an empty database.
+        self.calendar = workcalendar.builtin_calendar()
         self.log: list[str] = []
         with self._context():
             self.wf = BpmnWorkflow(self.spec, self.subprocesses, script_engine=self.engine)
@@ -171,10 +174,13 @@ class Case:
             def __enter__(self) -> None:
                 self.c = clock.using_clock(case.clock)
                 self.s = service_scope(case.scope)
+                self.d = calendar_calls.call_scope(calendar_calls.CallScope(case.calendar))
                 self.c.__enter__()
                 self.s.__enter__()
+                self.d.__enter__()
 
             def __exit__(self, *exc: Any) -> None:
+                self.d.__exit__(*exc)
                 self.s.__exit__(*exc)
                 self.c.__exit__(*exc)
 
@@ -202,9 +208,10 @@ class Case:
         return tasks[0].data if tasks else {}
 
     def assignment(self, task: Any) -> tuple[str | None, list[str], datetime | None]:
-        assignee, groups = projection.assignment(self.wf, task, LANES)
-        due = projection.parse_due(projection._evaluate(
-            self.wf, task, projection.properties(task).get("dueDate")))
+        with self._context():  # as the projection evaluates them, after the step
+            assignee, groups = projection.assignment(self.wf, task, LANES)
+            due = projection.parse_due(projection._evaluate(
+                self.wf, task, projection.properties(task).get("dueDate")))
         return assignee, groups, due
 
     # --- actions ---------------------------------------------------------------------
@@ -227,7 +234,7 @@ class Case:
                 assert group in LANES.values() or group in DEPARTMENTS, (bpmn_id, group)
             key = projection.properties(task).get("formKey")
             assert key, f"{bpmn_id} has no form key"
-            clean = forms.validate(load_form(key), dict(data or {}))
+            clean = forms.validate(load_form(key), dict(data or {}), self.calendar)
             task.data.update(clean)
             task.data.update(derived or {})
             task.run()
@@ -237,7 +244,14 @@ class Case:
             return task
 
     def helper(self, name: str) -> Any:
-        return self.engine.environment.helpers[name]
+        """A script helper, called as inside one of this case's steps."""
+        function = self.engine.environment.helpers[name]
+
+        def in_step(*args: Any) -> Any:
+            with self._context():
+                return function(*args)
+
+        return in_step
 
     def advance(self, **delta: float) -> None:
         """Move the clock and let due timers fire (the scheduler's two phases)."""

@@ -85,9 +85,12 @@ def serve(host: str, port: int, workers: int | None, threads: int | None,
     if dev:
         _serve_dev(host, port, no_scheduler)
         return
+    from engine.config import Settings
+
     from . import serving
 
-    sqlite = not os.environ.get("DOCROUTE_DATABASE_URL", "").startswith("postgresql")
+    # The one source of the database URL, as the web workers will read it.
+    sqlite = not Settings.from_env().db_url.startswith("postgresql")
     if sqlite and (workers or 1) > 1:
         _fail("SQLite is served by one process (it has one writer at a time); give it "
               "--threads instead, or use PostgreSQL for several workers", code=2)

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from engine import Actor, FormInvalid, runtime
+from engine.deadlines import workcalendar
 from engine.definitions import forms
 from engine.org import identity
 from engine.registry import documents
@@ -96,7 +97,7 @@ def create_document(s: Session, actor: Actor, kind: str, schema: dict[str, Any],
 
     Raises FormInvalid with one message per field.
     """
-    clean = forms.validate(schema, data)
+    clean = forms.validate(schema, data, workcalendar.of(s))
     if identity.clearance_level(clean.get("classification") or "none") > actor.clearance:
         raise FormInvalid({"classification": _("Your clearance is lower than this "
                                                "classification: ask a colleague who is "

@@ -106,7 +106,7 @@ def is_provisional_day(value: date | datetime | str | None) -> bool:
     if value in (None, ""):
         return False
     try:
-        return workcalendar.active().is_provisional(value)
+        return get_docroute().work_calendar().is_provisional(value)
     except (ValueError, TypeError, workcalendar.CalendarMissing):
         return False
 
@@ -117,7 +117,7 @@ def _calendar_warning() -> int | None:
     if actor is None or not actor.is_admin:
         return None
     today = clock.now().astimezone(clock.OFFICE_TZ).date()
-    return workcalendar.needs_notice_warning(workcalendar.active(), today)
+    return workcalendar.needs_notice_warning(get_docroute().work_calendar(), today)
 
 
 def current_lang() -> str:

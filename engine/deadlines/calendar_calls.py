@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from engine.clock import OFFICE_TZ
+
+if TYPE_CHECKING:
+    from engine.deadlines.workcalendar import WorkCalendar
 
 LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
@@ -54,10 +57,13 @@ class CalendarCall:
 class CallScope:
     """The calendar calls of one engine step.
 
+    ``calendar``: the working-day calendar of the ``Docroute`` running the step, which
+    the diagrams' date helpers (``workcalendar.script_helpers``) compute on.
     ``recorded`` (replay): results to hand back, in call order, while the calls match.
     ``calls``: what this step computed over provisional years (or was handed back).
     """
 
+    calendar: WorkCalendar | None = None
     recorded: list[CalendarCall] | None = None
     calls: list[CalendarCall] = field(default_factory=list)
 
@@ -72,6 +78,12 @@ def call_scope(scope: CallScope) -> Iterator[CallScope]:
         yield scope
     finally:
         _scope.reset(token)
+
+
+def step_calendar() -> WorkCalendar | None:
+    """The calendar of the running step, if a step is running."""
+    scope = _scope.get()
+    return scope.calendar if scope is not None else None
 
 
 def iso(value: date | datetime | str) -> str:

@@ -4,7 +4,8 @@ Deadlines reaching a year without the State Council's notice are computed from t
 provisional year (``workcalendar``) and flagged. When an administrator imports or edits an
 official year (page, CLI or CSV, all through this module), in the same transaction:
 
-1. the year is stored and this process's active calendar replaced;
+1. the year is stored (with a new calendar version token) and the calendar of the
+   ``Docroute`` that made the session replaced;
 2. every open case with provisional dates is recomputed under its lock: the dates its
    steps computed (``provisional_dates`` ledger, see ``calendar_calls``) are moved in its
    open tasks' data and waiting timers, its tasks' due dates and its statutory deadlines
@@ -13,7 +14,8 @@ official year (page, CLI or CSV, all through this module), in the same transacti
    old and new date, and the reason), and the holders of the moved tasks a notification.
 
 Replay applies the same event with ``calendar_calls.substitute``, so a recomputed case
-still verifies. Other web processes pick the new calendar up on their next reload.
+still verifies. Other processes (web workers, ``docroute worker``) see the new version
+token within ``workcalendar.CHECK_EVERY`` seconds and load the new calendar.
 """
 
 from __future__ import annotations
@@ -79,18 +81,19 @@ def set_day(session: Session, day: date, is_workday: bool, note: str, source: st
 
 @contextmanager
 def _activating(session: Session) -> Iterator[None]:
-    """Run a change with the new calendar active; put the old one back if it fails."""
-    previous = wc.active()
+    """Run a change with the new calendar in use; put the old one back if it fails."""
+    holder = wc.holder_of(session)
+    previous = holder.peek()
     try:
         yield
     except BaseException:
-        wc.activate(previous)
+        holder.use(previous)
         raise
 
 
 def _recompute(session: Session, years: list[int], source: str, actor: str) -> CalendarChange:
     session.flush()
-    wc.activate(wc.load(session))
+    wc.holder_of(session).reload(session)
     reason = f"{', '.join(map(str, years))} 年日历已按正式通知更新 / official calendar for " \
              f"{', '.join(map(str, years))} imported ({source})"
     cases, moved = [], 0
@@ -117,10 +120,10 @@ def _candidates(session: Session) -> list[int]:
 
 def recompute_case(session: Session, instance_id: int, years: list[int], reason: str,
                    actor: str) -> int:
-    """Recompute one case's provisional dates on the active calendar; returns how many
+    """Recompute one case's provisional dates on the session's calendar; returns how many
     moved (0: nothing recorded). Takes the case lock."""
     instance = runtime.lock_case(session, instance_id)
-    cal = wc.active()
+    cal = wc.of(session)
     data_moves, due_moves = _ledger_moves(session, instance_id, cal)
     moved_deadlines = deadlines.recompute_provisional(session, instance_id)
     # A deadline operator's result (legal and target dates) also sits in the case data.
@@ -133,7 +136,7 @@ def recompute_case(session: Session, instance_id: int, years: list[int], reason:
         session, instance_id) else None
     if workflow is not None:
         calendar_calls.substitute(workflow, changes)
-    tasks = _task_moves(session, instance_id, workflow, due_moves)
+    tasks = _task_moves(session, instance_id, workflow, due_moves, cal)
     if not (changes or tasks or moved_deadlines):
         return 0
     history.append_case(session, instance_id, "calendar_recomputed", actor, {
@@ -173,7 +176,8 @@ def _has_provisional_tasks(session: Session, instance_id: int) -> bool:
 
 
 def _task_moves(session: Session, instance_id: int, workflow: Any,
-                due_moves: dict[str, str]) -> list[tuple[dict[str, Any], Task]]:
+                due_moves: dict[str, str], cal: wc.WorkCalendar
+                ) -> list[tuple[dict[str, Any], Task]]:
     """New due dates of the case's provisional tasks: from the ledger when the due
     expression computed one, else the expression again over the moved data."""
     moved = []
@@ -187,9 +191,9 @@ def _task_moves(session: Session, instance_id: int, workflow: Any,
             task = workflow.get_task_from_id(UUID(row.id)) if workflow is not None else None
             if task is None:
                 continue
-            new, calls = projection.due(workflow, task)
+            new, calls = projection.due(workflow, task, cal)
         old = row.due_at
-        row.due_provisional = projection.is_provisional(new, calls)
+        row.due_provisional = projection.is_provisional(new, calls, cal)
         if new != old:
             row.due_at = new
             moved.append(({"task_id": row.id, "name": row.name,
@@ -231,7 +235,7 @@ def warn_missing_notice(session: Session, today: date) -> int:
     """From 1 October, tell every administrator once that next year has no official
     calendar yet (and at any time, that the current year has none). Returns how many
     were told; idempotent per year and administrator."""
-    year = wc.needs_notice_warning(wc.active(), today)
+    year = wc.needs_notice_warning(wc.of(session), today)
     if year is None:
         return 0
     text = (f"{NOTICE_MARK}{year} 年尚未导入国务院放假通知，涉及该年的期限暂按法定节假日推算；"

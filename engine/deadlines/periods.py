@@ -2,7 +2,7 @@
 
 A deadline belongs to one case and has a name (a case may run several, e.g. the
 disclosure answer and a third party's reply). Its period parameters are stored and both
-dates are derived from them on the working-day calendar (``workcalendar.active()``):
+dates are derived from them on the working-day calendar (``workcalendar.of(session)``):
 
 - ``legal_due``: the start day (the receipt date) is not counted; ``n`` working days,
   calendar days or months later, a day or month period ending on a non-working day rolls
@@ -47,6 +47,7 @@ from engine.runtime import cases as runtime
 from engine.runtime.operators import ServiceCall, operator
 
 from . import workcalendar
+from .workcalendar import WorkCalendar
 
 KINDS = ("workdays", "days", "months")
 END_OF_DAY = time(23, 59, 59)
@@ -113,13 +114,13 @@ def _month_end(start: date, months: int) -> date:
     return date(year, month0 + 1, min(start.day, calendar.monthrange(year, month0 + 1)[1]))
 
 
-def due_date(kind: str, start: date, n: int, paused: int = 0) -> date:
-    """The end of a period of ``n`` units after ``start`` plus ``paused`` units added back.
+def due_date(cal: WorkCalendar, kind: str, start: date, n: int, paused: int = 0) -> date:
+    """The end of a period of ``n`` units after ``start`` plus ``paused`` units added back,
+    on the calendar ``cal``.
 
     Months are months; paused units of a month period are calendar days.
     Raises ``CalendarMissing`` when the period reaches a year without calendar data.
     """
-    cal = workcalendar.active()
     if kind == "workdays":
         return workcalendar.office_date(cal.add_workdays(start, n + paused))
     if kind == "days":
@@ -130,17 +131,18 @@ def due_date(kind: str, start: date, n: int, paused: int = 0) -> date:
     raise DocrouteError(f"unknown deadline kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
-def _elapsed(kind: str, since: date, until: date) -> int:
+def _elapsed(cal: WorkCalendar, kind: str, since: date, until: date) -> int:
     """Units in (since, until]: what a pause from ``since`` to ``until`` consumed."""
     if until < since:
         raise DocrouteError(f"the resume day {until} is before the pause day {since}")
     if kind == "workdays":
-        return workcalendar.active().workdays_between(since, until)
+        return cal.workdays_between(since, until)
     return (until - since).days
 
 
-def _dates(row: Deadline, *, started_on: date | None = None, extension: int | None = None,
-           paused: int | None = None) -> tuple[date, date | None]:
+def _dates(cal: WorkCalendar, row: Deadline, *, started_on: date | None = None,
+           extension: int | None = None, paused: int | None = None
+           ) -> tuple[date, date | None]:
     """(legal due, internal target) of ``row`` with some parameters replaced.
 
     Computed before anything is assigned, so a ``CalendarMissing`` leaves the row as it was
@@ -149,19 +151,19 @@ def _dates(row: Deadline, *, started_on: date | None = None, extension: int | No
     start_day = row.started_on if started_on is None else started_on
     extra = row.extension if extension is None else extension
     units = row.paused_units if paused is None else paused
-    legal = due_date(row.kind, start_day, row.amount + extra, units)
-    target = (due_date(row.kind, start_day, row.target_amount + extra, units)
+    legal = due_date(cal, row.kind, start_day, row.amount + extra, units)
+    target = (due_date(cal, row.kind, start_day, row.target_amount + extra, units)
               if row.target_amount is not None else None)
     return legal, target
 
 
-def _set_dates(row: Deadline, **changes: Any) -> None:
+def _set_dates(cal: WorkCalendar, row: Deadline, **changes: Any) -> None:
     """Store ``_dates(row, **changes)``, flagged provisional when the period reaches a year
     without the State Council's notice (recomputed when it is imported)."""
-    legal, target = _dates(row, **changes)
+    legal, target = _dates(cal, row, **changes)
     start = changes.get("started_on") or row.started_on
     row.legal_due, row.target_due = legal, target
-    row.provisional = workcalendar.active().touches_provisional(start, legal)
+    row.provisional = cal.touches_provisional(start, legal)
 
 
 # --- changes ---------------------------------------------------------------------------------
@@ -234,6 +236,7 @@ def start(session: Session, instance_id: int, name: str, *, kind: str, n: int | 
     Raises Conflict if the case already has one by that name (use ``restart``),
     ``CalendarMissing`` if the period reaches a year without calendar data.
     """
+    cal = workcalendar.of(session)
     if kind not in KINDS:
         raise DocrouteError(f"unknown deadline kind {kind!r}; use one of {', '.join(KINDS)}")
     amount = _whole(n, "the period", 1)
@@ -251,7 +254,7 @@ def start(session: Session, instance_id: int, name: str, *, kind: str, n: int | 
                    target_amount=target_amount, max_extension=cap,
                    started_on=_day(start_on, "the start day"), extension=0, paused_units=0,
                    restarts=0, status="running")
-    _set_dates(row)  # a missing calendar year stores nothing
+    _set_dates(cal, row)  # a missing calendar year stores nothing
     session.add(row)
     return _record(session, instance_id, "started", actor, row, {}, record)
 
@@ -272,15 +275,16 @@ def pause(session: Session, instance_id: int, name: str, *, on: date | str | Non
 def resume(session: Session, instance_id: int, name: str, *, on: date | str | None = None,
            actor: str = identity.SYSTEM_ACTOR, record: bool = True) -> DeadlineView:
     """Start the clock again on ``on`` (default today), adding the paused units back."""
+    cal = workcalendar.of(session)
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     if row.status != "paused" or row.paused_on is None:
         raise Conflict(f"the deadline {name!r} is not paused")
     resumed = _day(on, "the resume day")
-    units = _elapsed(row.kind, row.paused_on, resumed)
+    units = _elapsed(cal, row.kind, row.paused_on, resumed)
     paused_on = row.paused_on
-    _set_dates(row, paused=row.paused_units + units)
+    _set_dates(cal, row, paused=row.paused_units + units)
     row.paused_units += units
     row.status, row.paused_on = "running", None
     return _record(session, instance_id, "resumed", actor, row,
@@ -296,6 +300,7 @@ def restart(session: Session, instance_id: int, name: str, *, on: date | str | N
     ``n`` gives the new period a different length (重新办理: a second answer within one
     month). A closed deadline is reopened (the case is handled again).
     """
+    cal = workcalendar.of(session)
     amount = None if n in (None, "") else _whole(n, "the period", 1)
     if record:
         runtime.lock_case(session, instance_id)
@@ -306,7 +311,7 @@ def restart(session: Session, instance_id: int, name: str, *, on: date | str | N
         row.amount = amount
         if row.target_amount is not None and row.target_amount > amount:
             row.target_amount = None
-    _set_dates(row, started_on=received, extension=0, paused=0)
+    _set_dates(cal, row, started_on=received, extension=0, paused=0)
     row.started_on, row.paused_units, row.extension, row.paused_on = received, 0, 0, None
     row.status, row.restarts, row.closed_on = "running", row.restarts + 1, None
     return _record(session, instance_id, "restarted", actor, row,
@@ -323,12 +328,13 @@ def rebase(session: Session, instance_id: int, name: str, *, on: date | str | No
     It is not a restart (补正): the restart count stays, so the page says 重新计时 only
     when the law's restart happened.
     """
+    cal = workcalendar.of(session)
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     previous = row.legal_due
     received = _day(on, "the receipt day")
-    _set_dates(row, started_on=received, extension=row.extension, paused=row.paused_units)
+    _set_dates(cal, row, started_on=received, extension=row.extension, paused=row.paused_units)
     row.started_on = received
     return _record(session, instance_id, "rebased", actor, row,
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
@@ -343,13 +349,14 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str | None
 
     Refused (Conflict) once the legal due date has passed, or beyond ``max_extension``.
     """
+    cal = workcalendar.of(session)
     if not str(approver or "").strip() or not str(reason or "").strip():
         raise DocrouteError("an extension needs the approver and the reason")
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
     if until not in (None, ""):
-        units = _units_until(row.kind, row.legal_due, _day(until, "the new time limit"))
+        units = _units_until(cal, row.kind, row.legal_due, _day(until, "the new time limit"))
         if units < 1:
             raise DocrouteError(f"the new time limit must be after the current one "
                                 f"({row.legal_due})")
@@ -359,7 +366,7 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str | None
     if (problem := _extension_problem(row, day, units)) is not None:
         raise Conflict(problem)
     previous = row.legal_due
-    _set_dates(row, extension=row.extension + units)
+    _set_dates(cal, row, extension=row.extension + units)
     row.extension += units
     return _record(session, instance_id, "extended", actor, row,
                    {"units": units, "approver": approver, "reason": reason,
@@ -367,12 +374,12 @@ def extend(session: Session, instance_id: int, name: str, *, n: int | str | None
                    record)
 
 
-def _units_until(kind: str, start: date, due: date) -> int:
+def _units_until(cal: WorkCalendar, kind: str, start: date, due: date) -> int:
     """The units from ``start`` to ``due`` (rolled to a working day, as forms roll a typed
     time limit): what a date chosen by a person amounts to as a period."""
-    due = workcalendar.office_date(workcalendar.active().roll_forward(due))
+    due = workcalendar.office_date(cal.roll_forward(due))
     if kind == "workdays":
-        return workcalendar.active().workdays_between(start, due)
+        return cal.workdays_between(start, due)
     if kind == "days":
         return (due - start).days
     raise DocrouteError("a date can set only a workdays or days period, not months")
@@ -384,6 +391,7 @@ def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
     """The time limit a person decided (办理时限 at 拟办/批示, a leader's date): a working-day
     period from the start day (default today; an existing deadline keeps its own) that ends
     on ``due``. Starts the deadline if the case has none by that name."""
+    cal = workcalendar.of(session)
     day = _day(due, "the time limit")
     if record:
         runtime.lock_case(session, instance_id)
@@ -395,16 +403,16 @@ def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
             raise DocrouteError(f"the time limit {day} is before the start day {start_day}")
         # Zero units is allowed: a time limit of the start day itself (特急, same day).
         row = Deadline(instance_id=instance_id, name=name, kind="workdays",
-                       amount=_units_until("workdays", start_day, day), target_amount=None,
+                       amount=_units_until(cal, "workdays", start_day, day), target_amount=None,
                        max_extension=None, started_on=start_day, extension=0,
                        paused_units=0, restarts=0, status="running")
-        _set_dates(row)
+        _set_dates(cal, row)
         row.provisional = False  # a date a person chose is never recomputed (calendar.md)
         session.add(row)
         return _record(session, instance_id, "started", actor, row, {"reason": reason}, record)
     if row.status == "closed":
         raise Conflict(f"the deadline {name!r} is closed")
-    amount = _units_until(row.kind, row.started_on, day) - row.paused_units - row.extension
+    amount = _units_until(cal, row.kind, row.started_on, day) - row.paused_units - row.extension
     if day < row.started_on or amount < 0:
         raise DocrouteError(f"the time limit {day} is before the period's start "
                             f"({row.started_on}) plus its pauses and extensions")
@@ -412,7 +420,7 @@ def set_due(session: Session, instance_id: int, name: str, *, due: date | str,
     row.amount = amount
     if row.target_amount is not None and row.target_amount > amount:
         row.target_amount = None
-    _set_dates(row)
+    _set_dates(cal, row)
     row.provisional = False  # a date a person chose is never recomputed (calendar.md)
     return _record(session, instance_id, "set", actor, row,
                    {"reason": reason, "previous_legal_due": previous.isoformat()}, record)
@@ -438,10 +446,11 @@ def extension_problem(session: Session, instance_id: int, name: str, *, on: date
     """Why the case's deadline ``name`` cannot be extended on ``on`` (by ``n`` units, or up to
     the date ``until``; default the rest of its cap), or None: what an approval form checks
     before anything moves."""
+    cal = workcalendar.of(session)
     row = _row(session, instance_id, name)
     if until not in (None, ""):
         new_due = _day(until, "the new time limit")
-        units = _units_until(row.kind, row.legal_due, new_due)
+        units = _units_until(cal, row.kind, row.legal_due, new_due)
         if units < 1 and row.status != "closed" and on <= row.legal_due:
             return (f"新时限须晚于现时限 {row.legal_due} / the new time limit must be after "
                     f"the current one ({row.legal_due})")
@@ -454,6 +463,7 @@ def extension_problem(session: Session, instance_id: int, name: str, *, on: date
 def close(session: Session, instance_id: int, name: str, *, on: date | str | None = None,
           actor: str = identity.SYSTEM_ACTOR, record: bool = True) -> DeadlineView:
     """Stop the deadline for good (the case answered on ``on``); ``met`` tells if in time."""
+    cal = workcalendar.of(session)
     if record:
         runtime.lock_case(session, instance_id)
     row = _row(session, instance_id, name)
@@ -462,8 +472,8 @@ def close(session: Session, instance_id: int, name: str, *, on: date | str | Non
     closed = _day(on, "the close day")
     if row.status == "paused" and row.paused_on is not None:
         # Closing during a pause: the paused days up to the close do not count either.
-        units = row.paused_units + _elapsed(row.kind, row.paused_on, closed)
-        _set_dates(row, paused=units)
+        units = row.paused_units + _elapsed(cal, row.kind, row.paused_on, closed)
+        _set_dates(cal, row, paused=units)
         row.paused_units = units
     row.status, row.paused_on, row.closed_on = "closed", None, closed
     return _record(session, instance_id, "closed", actor, row, {}, record)
@@ -547,15 +557,16 @@ def _op_close(call: ServiceCall) -> dict[str, Any]:
 
 
 def recompute_provisional(session: Session, instance_id: int) -> list[dict[str, Any]]:
-    """Recompute the case's open provisional deadlines on the active calendar (after a
+    """Recompute the case's open provisional deadlines on the session's calendar (after a
     year's notice was imported); returns what moved. The caller holds the case lock."""
+    cal = workcalendar.of(session)
     moved = []
     rows = session.scalars(select(Deadline).where(
         Deadline.instance_id == instance_id, Deadline.provisional.is_(True),
         Deadline.status != "closed"))
     for row in rows:
         before = (row.legal_due, row.target_due)
-        _set_dates(row)
+        _set_dates(cal, row)
         if (row.legal_due, row.target_due) != before:
             row.updated_at = clock.now()
             moved.append({

@@ -138,13 +138,13 @@ def _office_midnight(day: date) -> datetime:
 
 def assess(due_at: datetime | None, urgency: str, now: datetime, notified: Mapping[str, str],
            escalated: bool, policy: ReminderPolicy,
-           cal: workcalendar.WorkCalendar | _Days | None = None) -> Assessment:
+           cal: workcalendar.WorkCalendar | _Days) -> Assessment:
     """The level of a task at ``now`` and what to send, given what was sent before.
 
     ``notified`` maps each level to the ISO office date it was last notified on;
-    ``cal`` defaults to ``workcalendar.active()``.
+    ``cal`` is the working-day calendar (``workcalendar.of(session)``).
     """
-    days = cal if isinstance(cal, _Days) else _Days(cal or workcalendar.active())
+    days = cal if isinstance(cal, _Days) else _Days(cal)
     today = now.astimezone(clock.OFFICE_TZ).date()
     stamp = today.isoformat()
     tomorrow = _office_midnight(today + timedelta(days=1))
@@ -326,7 +326,7 @@ def run_reminders(session: Session, now: datetime, *, policy: ReminderPolicy | N
              .order_by(Task.instance_id, Task.id).limit(limit + 1))
     found = session.execute(query).all()
     more = len(found) > limit
-    days = _Days(workcalendar.active())
+    days = _Days(workcalendar.of(session))
     assessed = sent = escalations = 0
     # Case by case in id order, so two passes running at once lock cases in one order.
     for instance_id, group in groupby(found[:limit], key=lambda row: row[1]):

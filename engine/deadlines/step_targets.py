@@ -88,11 +88,10 @@ def target_for(targets: Targets, process_key: str, step: str, urgency: str) -> T
     return DEFAULTS[level]
 
 
-def due_after(opened: datetime, target: Target) -> tuple[datetime, list[
-        calendar_calls.CalendarCall]]:
-    """When a task opened at ``opened`` is due under ``target``, and the provisional
-    calendar answer it used (recorded so importing a notice can move it)."""
-    cal = workcalendar.active()
+def due_after(opened: datetime, target: Target, cal: workcalendar.WorkCalendar
+              ) -> tuple[datetime, list[calendar_calls.CalendarCall]]:
+    """When a task opened at ``opened`` is due under ``target`` on ``cal``, and the
+    provisional calendar answer it used (recorded so importing a notice can move it)."""
     local = opened.astimezone(clock.OFFICE_TZ)
     if target.unit == "hours":
         due = local + timedelta(hours=target.amount)

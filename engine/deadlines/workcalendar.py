@@ -9,8 +9,10 @@ This module keeps that calendar as data, one row per day of every covered year
 - ``builtin_calendar()``: the calendar shipped by the ``chinese_calendar`` package;
 - ``seed``, ``load``, ``set_year``, ``set_day``, ``export_year`` and the CSV helpers:
   the database copy that administrators maintain (never committed here);
-- ``activate``/``active`` and ``script_helpers()``: the process-wide calendar that
-  diagrams' expressions use.
+- ``CalendarHolder`` and ``of(session)``: one ``Docroute``'s calendar, loaded from its
+  database, replaced when an administrator changes it (in any process: a version token
+  tells the others), and ``script_helpers()``, which diagrams' expressions call with the
+  calendar of the step they run in.
 
 Rules (DOMAIN.md §3): the start day is never counted; a day or month period ending on a
 non-working day rolls to the next working day. There is no Monday-to-Friday fallback.
@@ -40,7 +42,11 @@ import calendar
 import csv
 import io
 import logging
+import math
 import re
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -49,13 +55,13 @@ from types import MappingProxyType
 from typing import Any, NamedTuple, TypeAlias
 
 import chinese_calendar as cc
-from sqlalchemy import delete, extract, insert, select
+from sqlalchemy import delete, extract, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.clock import OFFICE_TZ
-from engine.errors import DocrouteError
-from engine.models import CalendarDay
+from engine.errors import DocrouteError, ScriptError
+from engine.models import CalendarDay, CalendarVersion
 
 from . import calendar_calls
 
@@ -479,20 +485,119 @@ def builtin_calendar() -> WorkCalendar:
     return WorkCalendar(_builtin_row(day, source) for day in days)
 
 
-# --- the active calendar and the script helpers --------------------------------------------
+# --- one Docroute's calendar ---------------------------------------------------------------
 
-_active: WorkCalendar | None = None
-
-
-def activate(cal: WorkCalendar | None) -> None:
-    """Make ``cal`` the process-wide calendar (``None`` goes back to the built-in one)."""
-    global _active
-    _active = cal
+KEY = "docroute_calendar"
+# Seconds between two reads of the calendar's version token: how soon a change made in
+# another process (a web worker, ``docroute worker``) takes effect in this one.
+CHECK_EVERY = 30.0
 
 
-def active() -> WorkCalendar:
-    """The process-wide calendar: the activated one, else ``builtin_calendar()``."""
-    return _active if _active is not None else builtin_calendar()
+class CalendarHolder:
+    """The working-day calendar of one ``Docroute``, put in its sessions' ``info``.
+
+    Loaded from the database on first use (the built-in calendar when the database has
+    none); reloaded by the administrator's change (``calendar_recompute``) in the process
+    that made it; and, in every other process, once the database's version token
+    (``CalendarVersion``, changed by every write to the calendar) differs from the one
+    it was loaded at. The token is read at most every ``check_every`` seconds, so a step
+    almost never spends a statement on it.
+    """
+
+    def __init__(self, check_every: float = CHECK_EVERY) -> None:
+        self.check_every = check_every
+        self._calendar: WorkCalendar | None = None
+        self._token: str | None = None  # the version it was loaded at; None: adopt the next
+        self._checked = -math.inf
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        """Whether the next ``get`` reads the database."""
+        return self._calendar is None or time.monotonic() - self._checked >= self.check_every
+
+    def get(self, session: Session) -> WorkCalendar:
+        """The calendar, checked against the database's version when a check is due."""
+        cal = self._calendar
+        if cal is not None and not self.due():
+            return cal
+        with self._lock:
+            token = version(session)
+            self._checked = time.monotonic()
+            if self._calendar is None or (self._token is not None and token != self._token):
+                self._calendar = _stored_or_builtin(session)
+            self._token = token
+            return self._calendar
+
+    def peek(self) -> WorkCalendar | None:
+        """The calendar in memory, without a check (None before the first use)."""
+        return self._calendar
+
+    def use(self, cal: WorkCalendar | None) -> None:
+        """Answer from ``cal`` until the database's calendar next changes (``None``: load
+        the database's calendar on next use)."""
+        with self._lock:
+            self._calendar = cal
+            self._token = None
+
+    def reload(self, session: Session) -> WorkCalendar:
+        """Load the calendar as ``session`` sees it now (after a change it wrote).
+
+        The token read with it is the change's own: once committed, no other reload
+        follows; rolled back, the next check finds the old token and loads again.
+        """
+        with self._lock:
+            self._calendar = _stored_or_builtin(session)
+            self._token = version(session)
+            self._checked = time.monotonic()
+            return self._calendar
+
+
+def holder_of(session: Session) -> CalendarHolder:
+    """The calendar holder of the ``Docroute`` whose factory made this session."""
+    holder = session.info.get(KEY)
+    if holder is None:
+        raise RuntimeError("this session was not made by Docroute.session(), so it has no "
+                           "working-day calendar")
+    return holder
+
+
+def of(session: Session) -> WorkCalendar:
+    """The working-day calendar of the ``Docroute`` whose factory made this session."""
+    return holder_of(session).get(session)
+
+
+def _stored_or_builtin(session: Session) -> WorkCalendar:
+    stored = load(session)
+    if stored.covered_years():
+        return stored
+    log.warning("the database has no working-day calendar (run `docroute init`): "
+                "using the built-in one")
+    return builtin_calendar()
+
+
+def version(session: Session) -> str | None:
+    """The database calendar's version token (None before migration 0015's row exists)."""
+    return session.scalar(select(CalendarVersion.token).where(CalendarVersion.id == 1))
+
+
+def _changed(session: Session) -> None:
+    """Give the calendar a new version token, so other processes reload it."""
+    token = uuid.uuid4().hex
+    updated = session.execute(update(CalendarVersion).where(CalendarVersion.id == 1)
+                              .values(token=token))
+    if not getattr(updated, "rowcount", 0):
+        session.add(CalendarVersion(id=1, token=token))
+        session.flush()
+
+
+# --- the script helpers: the calendar of the step that runs them --------------------------
+
+
+def _step_calendar() -> WorkCalendar:
+    cal = calendar_calls.step_calendar()
+    if cal is None:
+        raise ScriptError("the working-day helpers run only inside a step of a case")
+    return cal
 
 
 # The date-valued helpers: a result that touches a provisional year is recorded in the
@@ -504,51 +609,54 @@ _DATE_OPS: dict[str, Callable[[WorkCalendar, DayLike, int], date | datetime]] = 
 }
 
 
-def compute(op: str, start: DayLike, n: int, cal: WorkCalendar | None = None
-            ) -> date | datetime:
-    """``op(start, n)`` on ``cal`` (default: the active calendar), never recorded."""
-    return _DATE_OPS[op](cal or active(), start, n)
+def compute(op: str, start: DayLike, n: int, cal: WorkCalendar) -> date | datetime:
+    """``op(start, n)`` on ``cal``, never recorded."""
+    return _DATE_OPS[op](cal, start, n)
 
 
 def _recorded(op: str, start: DayLike, n: int) -> date | datetime:
-    cal = active()
+    cal = _step_calendar()
     return calendar_calls.evaluate(
         op, start, n, lambda: _DATE_OPS[op](cal, start, n),
         lambda result: cal.touches_provisional(start, result))
 
 
 def add_workdays(start: DayLike, n: int) -> date | datetime:
-    """``active().add_workdays``: the n-th working day after start (start not counted)."""
+    """``add_workdays`` of the step's calendar: the n-th working day after start (start
+    not counted)."""
     return _recorded("add_workdays", start, n)
 
 
 def add_days(start: DayLike, n: int) -> date | datetime:
-    """``active().add_days``: n calendar days, rolled to a working day."""
+    """``add_days`` of the step's calendar: n calendar days, rolled to a working day."""
     return _recorded("add_days", start, n)
 
 
 def add_months(start: DayLike, n: int) -> date | datetime:
-    """``active().add_months``: n months (clipped to month end), rolled to a working day."""
+    """``add_months`` of the step's calendar: n months (clipped to month end), rolled to
+    a working day."""
     return _recorded("add_months", start, n)
 
 
 def is_workday(d: DayLike) -> bool:
-    """``active().is_workday``."""
-    return active().is_workday(d)
+    """``is_workday`` of the step's calendar."""
+    return _step_calendar().is_workday(d)
 
 
 def workdays_between(a: DayLike, b: DayLike) -> int:
-    """``active().workdays_between``: working days after a up to and including b."""
-    return active().workdays_between(a, b)
+    """``workdays_between`` of the step's calendar: working days after a up to and
+    including b."""
+    return _step_calendar().workdays_between(a, b)
 
 
 def next_workday(d: DayLike) -> date | datetime:
-    """``active().next_workday``: the first working day strictly after d."""
+    """``next_workday`` of the step's calendar: the first working day strictly after d."""
     return _recorded("add_workdays", d, 1)
 
 
 def script_helpers() -> dict[str, Callable[..., Any]]:
-    """Helpers for diagrams' expressions; each reads ``active()`` when called."""
+    """Helpers for diagrams' expressions; each reads the calendar of the running step
+    (``calendar_calls.CallScope.calendar``) when called."""
     return {
         "add_workdays": add_workdays,
         "add_days": add_days,
@@ -590,6 +698,8 @@ def seed(session: Session, cal: WorkCalendar | None = None) -> list[int]:
     present = set(stored_years(session))
     years = [y for y in cal.covered_years() if y not in present]
     _insert(session, (row for y in years for row in cal.rows(y)))
+    if years:
+        _changed(session)
     return years
 
 
@@ -650,6 +760,7 @@ def set_year(
         session,
         (DayRow(d, bool(w), n or "", source) for d, (w, n) in sorted(days.items())),
     )
+    _changed(session)
 
 
 def set_day(session: Session, day: date, is_workday: bool, note: str, source: str) -> None:
@@ -662,6 +773,7 @@ def set_day(session: Session, day: date, is_workday: bool, note: str, source: st
             "whole year first"
         )
     row.is_workday, row.note, row.source = bool(is_workday), note, source
+    _changed(session)
     session.flush()
 
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
@@ -20,6 +20,9 @@ from engine import clock
 from engine.errors import FormInvalid, NotFound, Problem, WorkflowInvalid
 from engine.history import chain as history
 from engine.models import Form, Group, User
+
+if TYPE_CHECKING:
+    from engine.deadlines.workcalendar import WorkCalendar
 
 EMPTY_FORM: dict[str, Any] = {"type": "object", "properties": {}}
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -242,11 +245,13 @@ def _choices(session: Session, source: str, clearance: int = 0
     return [(g.key, g.name, g.name_en or g.name) for g in session.scalars(query)]
 
 
-def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
+def validate(schema: dict[str, Any], data: Any,
+             calendar: WorkCalendar | None = None) -> dict[str, Any]:
     """Check submitted data against a resolved schema; return it with defaults applied.
 
     Raises FormInvalid with one message per field path. Unknown fields are refused, and
-    names starting with an underscore never reach task data.
+    names starting with an underscore never reach task data. A schema with time limits
+    (``x-deadline``) needs the working-day ``calendar`` (``workcalendar.of(session)``).
     """
     if not isinstance(data, dict):
         raise FormInvalid({"": "the submitted data must be a JSON object"})
@@ -272,14 +277,14 @@ def validate(schema: dict[str, Any], data: Any) -> dict[str, Any]:
             errors.setdefault(path, "this field is required")
         else:
             errors.setdefault(path, error.message)
-    _check_time_limits(properties, clean, errors)
+    _check_time_limits(properties, clean, errors, calendar)
     if errors:
         raise FormInvalid(errors)
     return clean
 
 
 def _check_time_limits(properties: dict[str, Any], clean: dict[str, Any],
-                       errors: dict[str, str]) -> None:
+                       errors: dict[str, str], calendar: WorkCalendar | None) -> None:
     """Time limits (``x-deadline`` date fields) are never in the past, and one that falls
     on a day off rolls to the next working day, as a period ending on a holiday does."""
     from engine.deadlines.periods import workcalendar
@@ -297,8 +302,10 @@ def _check_time_limits(properties: dict[str, Any], clean: dict[str, Any],
             errors[key] = (f"办理时限 {day} 已过 / the time limit {day} is in the past: "
                            f"choose {today} or later")
             continue
+        if calendar is None:
+            raise RuntimeError("a form with time limits is checked against a calendar")
         try:
-            rolled = workcalendar.office_date(workcalendar.active().roll_forward(day))
+            rolled = workcalendar.office_date(calendar.roll_forward(day))
         except workcalendar.CalendarMissing as missing:
             errors[key] = str(missing)
             continue

@@ -32,14 +32,13 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import String, and_, create_engine, event, exists, func, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from engine import clock
 from engine.definitions import forms
 from engine.models import Base, Definition, Document, Event, Instance, Task
 from engine.org import access
 from engine.org.identity import Actor
-from engine.runtime import state
 
 from . import chain as history
 from . import replay
@@ -93,11 +92,12 @@ class ChainKeys:
 _TOUCHED = "docroute_touched_chains"
 
 
-def listen() -> None:
-    """Keep every chain's head at every commit (``engine.wiring`` installs this)."""
-    event.listen(Session, "after_flush", _note_chains)
-    event.listen(Session, "before_commit", _write_heads)
-    event.listen(Session, "after_rollback", _forget_chains)
+def listen(sessions: sessionmaker[Session]) -> None:
+    """Keep every chain's head at every commit of the sessions ``sessions`` makes
+    (``engine.wiring`` attaches this to each ``Docroute``'s factory)."""
+    event.listen(sessions, "after_flush", _note_chains)
+    event.listen(sessions, "before_commit", _write_heads)
+    event.listen(sessions, "after_rollback", _forget_chains)
 
 
 def _note_chains(session: Session, _context: Any) -> None:
@@ -327,7 +327,8 @@ def reading(docroute: Any) -> Iterator[Session]:
     engine = create_engine(docroute.engine.url, connect_args={"timeout": 30})
     history.use_keys(engine, docroute.keys)
     try:
-        with Session(engine, info={state.KEY: docroute.runtime}) as session:
+        # Read only: it commits nothing, so it needs none of the session listeners.
+        with Session(engine, info=dict(docroute.session_info)) as session:
             yield session
     finally:
         engine.dispose()

@@ -38,7 +38,7 @@ from uuid import UUID
 from sqlalchemy import Engine, select, text
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock
 from engine.models import Event
@@ -214,10 +214,11 @@ def _forget_sealed(session: Session) -> None:
     session.info.pop(SEALED, None)
 
 
-def listen() -> None:
-    """Seal the system chain's events at every commit (``engine.wiring`` installs this)."""
-    sa_event.listen(Session, "before_commit", _seal_before_commit)
-    sa_event.listen(Session, "after_rollback", _drop_pending)
+def listen(sessions: sessionmaker[Session]) -> None:
+    """Seal the system chain's events at every commit of the sessions ``sessions`` makes
+    (``engine.wiring`` attaches this to each ``Docroute``'s factory)."""
+    sa_event.listen(sessions, "before_commit", _seal_before_commit)
+    sa_event.listen(sessions, "after_rollback", _drop_pending)
 
 
 def append_case(session: Session, instance_id: int, type_: str, actor: str,

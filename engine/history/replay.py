@@ -32,6 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.deadlines import workcalendar
 from engine.definitions import deployment as definitions
 from engine.definitions import forms
 from engine.errors import DocrouteError, NotFound
@@ -135,7 +136,7 @@ def _rerun(cursor: _Cursor, event: Any, payload: dict[str, Any]) -> str | None:
     recorded = step.Recorded(event.type, payload, event.at, event.actor, event.task_name)
     try:
         outcome = step.rerun(cursor.workflow, recorded, cursor.instance.id,
-                             cursor.instance.document_id)
+                             cursor.instance.document_id, workcalendar.of(cursor.session))
     except step.NotOpen as error:
         raise ReplayFailed(f"event {event.seq}: {error} of the replay") from None
     return outcome.incident

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple, TypeVar
 from sqlalchemy import Date, and_, case, delete, func, literal, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock
 from engine.deadlines import workcalendar
@@ -321,7 +321,7 @@ def _fold_events(session: Session, facts: dict[int, CaseFact],
             if fact.last_day is not None and task_name:
                 pair = (fact.last_day, day)
                 if pair not in workdays:
-                    workdays[pair] = max(workcalendar.workdays_between(*pair), 0)
+                    workdays[pair] = max(workcalendar.of(session).workdays_between(*pair), 0)
                 steps[instance_id].append((seq, task_name, workdays[pair]))
         fact.last_seq, fact.last_day = seq, day
     for instance_id, fact in facts.items():
@@ -357,12 +357,12 @@ _PENDING = "docroute_kpi_cases"
 _WRITTEN = "docroute_kpi_events"
 
 
-def listen() -> None:
-    """Keep each case's facts row at every commit that wrote its events
-    (``engine.wiring`` installs this)."""
-    sa_event.listen(Session, "before_flush", _note_cases)
-    sa_event.listen(Session, "before_commit", _record_before_commit)
-    sa_event.listen(Session, "after_rollback", _forget_cases)
+def listen(sessions: sessionmaker[Session]) -> None:
+    """Keep each case's facts row at every commit that wrote its events, in the sessions
+    ``sessions`` makes (``engine.wiring`` attaches this to each ``Docroute``'s factory)."""
+    sa_event.listen(sessions, "before_flush", _note_cases)
+    sa_event.listen(sessions, "before_commit", _record_before_commit)
+    sa_event.listen(sessions, "after_rollback", _forget_cases)
 
 
 def _note_cases(session: Session, _context: Any, _instances: Any) -> None:

@@ -232,7 +232,8 @@ def _status(instance: Instance, document: Document, data: dict[str, Any]) -> str
 
 
 def sync_document(session: Session, instance: Instance, workflow: BpmnWorkflow) -> None:
-    """AFTER_STEP hook: case data flows into the case's document, and its status follows."""
+    """After-step hook (``wiring.AFTER_STEP``): case data flows into the case's document,
+    and its status follows."""
     if instance.document_id is None:
         return
     document = instance.document or session.get(Document, instance.document_id)

@@ -4,8 +4,8 @@ Every function takes the caller's session first and never commits. Reading a doc
 applies ``engine.org.access`` (clearance and involvement): anyone else gets NotFound, as if it
 did not exist; a classification changes only through ``engine.registry.classification``. Numbers
 come from ``numbering`` and attachments from ``attachments``; the
-service-task operators and the AFTER_STEP hook that keep documents in step with their
-cases live in ``document_ops`` (imported at the bottom so they register with the engine).
+service-task operators and the after-step hook that keep documents in step with their cases
+live in ``document_ops`` (listed in ``engine.wiring``, which plugs them into each ``Docroute``).
 """
 
 from __future__ import annotations

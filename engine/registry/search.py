@@ -49,9 +49,15 @@ def search_text(document: Document) -> str:
 
 
 def listen() -> None:
-    """Keep ``documents.search_text`` current on every write (``engine.wiring`` installs this)."""
-    event.listen(Document, "before_insert", _keep_search_text)
-    event.listen(Document, "before_update", _keep_search_text)
+    """Keep ``documents.search_text`` current on every write (``engine.wiring`` installs this).
+
+    A mapper event, so it stays on the ``Document`` class rather than on one ``Docroute``'s
+    session factory: the column is derived from the row alone, the same for every
+    ``Docroute`` in the process. Idempotent: every ``Docroute`` calls it.
+    """
+    for name in ("before_insert", "before_update"):
+        if not event.contains(Document, name, _keep_search_text):
+            event.listen(Document, name, _keep_search_text)
 
 
 def _keep_search_text(_mapper: Any, _connection: Any, document: Document) -> None:

@@ -15,7 +15,6 @@ from . import state as state
 from . import step as step
 from . import timers as timers
 from . import wakeup as wakeup
-from .cases import AFTER_STEP as AFTER_STEP
 from .cases import OPEN_STATUSES as OPEN_STATUSES
 from .cases import StepHook as StepHook
 from .cases import can_see_task as can_see_task

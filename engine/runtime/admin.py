@@ -24,6 +24,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from engine import clock
+from engine.deadlines import workcalendar
 from engine.definitions import deployment as definitions
 from engine.definitions import forms
 from engine.errors import Conflict, DocrouteError, NotFound
@@ -387,7 +388,8 @@ def _rerun(session: Session, instance: Instance, target: Definition) -> tuple[
             return None, [Refusal("no_start")]
         recorded = step.Recorded(event.type, payload, event.at, "migration", event.task_name)
         try:
-            outcome = step.rerun(workflow, recorded, instance.id, instance.document_id)
+            outcome = step.rerun(workflow, recorded, instance.id, instance.document_id,
+                                 workcalendar.of(session))
         except step.NotOpen:
             task_label = f"“{event.task_name}” ({payload.get('spec')})"
             return None, [Refusal("not_reached", {"task": task_label,

@@ -8,7 +8,6 @@ the history events. The caller commits; any exception rolls all of it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import clock, db
+from engine.deadlines import workcalendar
 from engine.deadlines.calendar_calls import CallScope
 from engine.definitions import deployment as definitions
 from engine.definitions import forms
@@ -34,10 +34,7 @@ from .operators import ServiceScope
 from .step import StepOutcome
 
 OPEN_STATUSES = ("running", "error", "suspended")
-StepHook = Callable[[Session, Instance, BpmnWorkflow], None]
-
-# Called after every step with the live workflow (documents use it to sync fields).
-AFTER_STEP: list[StepHook] = []
+StepHook = state.StepHook
 
 
 
@@ -90,10 +87,12 @@ def load_workflow(session: Session, instance: Instance) -> BpmnWorkflow:
 def _run(session: Session, instance: Instance, actor: str, workflow: BpmnWorkflow,
          action: step.Action, *, timer_passes: bool = False) -> StepOutcome:
     """One live step (``engine.runtime.step``): operators run for real, answers recorded."""
-    scope = ServiceScope(session, instance.id, instance.document_id, actor)
+    scope = ServiceScope(session, instance.id, instance.document_id, actor,
+                         operators=state.of(session).operators)
     had_timers = bool(projection.waiting_timers(workflow))
     try:
-        outcome = step.run(workflow, action, scope, CallScope(), timer_passes=timer_passes)
+        outcome = step.run(workflow, action, scope, CallScope(calendar=workcalendar.of(session)),
+                           timer_passes=timer_passes)
     except step.EndlessLoop:
         raise _endless(instance.definition) from None
     outcome.had_timers = had_timers
@@ -138,7 +137,7 @@ def persist(session: Session, instance: Instance, workflow: BpmnWorkflow,
     if instance.status in ("completed", "terminated") and instance.ended_at is None:
         instance.ended_at = clock.now()
         history.append_case(session, instance.id, instance.status, actor, {})
-    for hook in AFTER_STEP:
+    for hook in state.of(session).after_step:
         hook(session, instance, workflow)
     created = project(session, instance, workflow, had_timers=outcome.had_timers)
     session.flush()
@@ -222,7 +221,8 @@ def start_case(session: Session, actor: Actor, key: str, data: dict[str, Any] | 
     data = dict(data or {})
     if form_key:
         form = forms.get(session, form_key, None)
-        data = forms.validate(forms.resolve(session, form.schema), data)
+        data = forms.validate(forms.resolve(session, form.schema), data,
+                              workcalendar.of(session))
     else:
         data = _plain_data(data)
     classification.check_submitted(actor, data)
@@ -477,7 +477,7 @@ def complete(session: Session, task_id: str, actor: Actor, data: dict[str, Any] 
             and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is claimed by {row.assignee}")
     schema = task_form(session, instance, row)
-    clean = forms.validate(schema, data or {})
+    clean = forms.validate(schema, data or {}, workcalendar.of(session))
     classification.check_submitted(actor, clean)
     # The cached workflow is taken out here; if anything below fails it is simply not put
     # back, so the next step reloads the committed state.

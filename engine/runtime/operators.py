@@ -1,14 +1,15 @@
 """Service-task operators: the only way a diagram reaches the database.
 
 Scripts do no IO. A ``serviceTask`` whose ``spiffworkflow:serviceTaskOperator id`` names
-an operator registered here runs it with the current unit of work; its result lands in
+an operator of the ``Docroute``'s table (``RuntimeState.operators``, filled by
+``engine.wiring``) runs it with the current unit of work; its result lands in
 the task data (``resultVariable``) and in the case history, so replay feeds the recorded
 result back instead of running the operator again (a document number is allocated once).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,8 +33,6 @@ class ServiceCall:
 
 
 Operator = Callable[[ServiceCall], Any]
-OPERATORS: dict[str, Operator] = {}
-
 
 MARK = "docroute_operator"
 
@@ -58,6 +57,8 @@ class ServiceScope:
     actor: str
     # In replay: recorded results to hand back, in call order, instead of running operators.
     recorded: list[Any] | None = None
+    # The operators of the Docroute running the step (a live step; replay calls none).
+    operators: Mapping[str, Operator] = field(default_factory=dict)
     results: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -82,11 +83,12 @@ def call(name: str, params: dict[str, Any], data: dict[str, Any]) -> Any:
             raise ScriptError(f"replay has no recorded result for service {name!r}")
         result = scope.recorded.pop(0)
     else:
-        if name not in OPERATORS:
+        run = scope.operators.get(name)
+        if run is None:
             raise ScriptError(f"unknown service operator {name!r}")
         if scope.session is None:
             raise ScriptError(f"service {name!r} needs a database session")
-        result = OPERATORS[name](ServiceCall(scope.session, scope.instance_id, scope.document_id,
-                                             scope.actor, data, params))
+        result = run(ServiceCall(scope.session, scope.instance_id, scope.document_id,
+                                 scope.actor, data, params))
     scope.results.append({"service": name, "params": params, "result": result})
     return result

@@ -77,19 +77,21 @@ def parse_due(value: Any) -> datetime | None:
     return value.astimezone(clock.UTC)
 
 
-def due(workflow: BpmnWorkflow, task: Any) -> tuple[datetime | None, list[
-        calendar_calls.CalendarCall]]:
-    """The task's due time from its ``dueDate`` and the provisional calendar answers the
-    expression used (recorded so importing the year's notice can recompute them)."""
-    scope = calendar_calls.CallScope()
+def due(workflow: BpmnWorkflow, task: Any, cal: workcalendar.WorkCalendar
+        ) -> tuple[datetime | None, list[calendar_calls.CalendarCall]]:
+    """The task's due time from its ``dueDate`` on ``cal`` and the provisional calendar
+    answers the expression used (recorded so importing the year's notice can recompute
+    them)."""
+    scope = calendar_calls.CallScope(calendar=cal)
     with calendar_calls.call_scope(scope):
         value = parse_due(_evaluate(workflow, task, properties(task).get("dueDate")))
     return value, scope.calls
 
 
-def is_provisional(due_at: datetime | None, calls: list[Any]) -> bool:
-    """Whether a due time rests on a provisional calendar year."""
-    return bool(calls) or (due_at is not None and workcalendar.active().is_provisional(due_at))
+def is_provisional(due_at: datetime | None, calls: list[Any],
+                   cal: workcalendar.WorkCalendar) -> bool:
+    """Whether a due time rests on a provisional year of ``cal``."""
+    return bool(calls) or (due_at is not None and cal.is_provisional(due_at))
 
 
 def assignment(workflow: BpmnWorkflow, task: Any, lanes: Mapping[str, str]) -> tuple[
@@ -122,28 +124,31 @@ def sync_tasks(session: Session, instance: Instance, workflow: BpmnWorkflow,
         session.execute(delete(Task).where(Task.id.in_(gone)))
     created = []
     targets: step_targets.Targets | None = None  # read once, only if a task needs them
+    cal = workcalendar.of(session) if ready else None
     for task in ready:
         task_id = str(task.id)
         if task_id in existing:
             existing[task_id].title = context["title"]
             existing[task_id].classification = context["classification"]
             continue
-        assignee, groups = assignment(workflow, task, lanes)
+        assert cal is not None
+        with calendar_calls.call_scope(calendar_calls.CallScope(calendar=cal)):
+            assignee, groups = assignment(workflow, task, lanes)
         props = properties(task)
         urgency = str(task.data.get("urgency") or context.get("urgency") or "")
-        due_at, due_calls = due(workflow, task)
+        due_at, due_calls = due(workflow, task, cal)
         if due_at is None:
             # No due date from the diagram: the office's target for the step's urgency.
             targets = targets if targets is not None else state.of(session).memo.get(
                 "step_targets", lambda: step_targets.load(session))
             due_at, due_calls = step_targets.due_after(clock.now(), step_targets.target_for(
-                targets, context["process_key"], task.task_spec.name, urgency))
+                targets, context["process_key"], task.task_spec.name, urgency), cal)
         row = Task(
             id=task_id, instance_id=instance.id, spec=task.task_spec.name,
             name=task_name(task), form_key=props.get("formKey") or None,
             lane=getattr(task.task_spec, "lane", None), assignee=assignee,
             candidate_groups=groups, designated=assignee,
-            due_at=due_at, due_provisional=is_provisional(due_at, due_calls),
+            due_at=due_at, due_provisional=is_provisional(due_at, due_calls, cal),
             urgency=urgency, reminder_level="", document_id=instance.document_id,
             process_key=context["process_key"], document_kind=context.get("document_kind", ""),
             title=context["title"], classification=context["classification"],

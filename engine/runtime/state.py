@@ -1,10 +1,13 @@
 """What a ``Docroute`` keeps in memory for running cases, reached through its sessions.
 
-Each ``Docroute`` owns one ``RuntimeState``: the live-workflow cache and the script
-engine built with its ``Settings.script_timeout_seconds``. Its session factory puts the
-state in every session's ``info``, so engine functions, which receive only a session,
-find the state of the ``Docroute`` they serve. Two ``Docroute`` objects in one process
-(tests, a CLI beside a server) never share a cached workflow or a time limit.
+Each ``Docroute`` owns one ``RuntimeState``: the live-workflow cache, the script engine
+built with its ``Settings.script_timeout_seconds``, the service-task operators diagrams
+may call and the hooks run after every step (both filled by ``engine.wiring``). Its
+session factory puts the state in every session's ``info``, so engine functions, which
+receive only a session, find the state of the ``Docroute`` they serve. Two ``Docroute``
+objects in one process (tests, a CLI beside a server) never share a cached workflow, a
+time limit or an operator. (The working-day calendar sits beside it in the session's
+``info``: ``engine.deadlines.workcalendar.of``.)
 """
 
 from __future__ import annotations
@@ -25,9 +28,13 @@ from sqlalchemy.orm import Session
 from engine.definitions import deployment as definitions
 from engine.definitions.scripting import make_script_engine
 from engine.models import Definition, Instance
+from engine.runtime.operators import Operator
 
 KEY = "docroute_runtime"
 T = TypeVar("T")
+
+# Run after every step with the live workflow, inside its transaction (documents sync fields).
+StepHook = Callable[[Session, Instance, BpmnWorkflow], None]
 
 
 class WorkflowCache:
@@ -135,10 +142,14 @@ class FreshOnMiss(Mapping[str, str]):
 
 @dataclass
 class RuntimeState:
-    """One ``Docroute``'s live workflows, script engine and memoised reference data."""
+    """One ``Docroute``'s live workflows, script engine, operators, after-step hooks and
+    memoised reference data."""
 
     cache: WorkflowCache = field(default_factory=WorkflowCache)
     script_engine: PythonScriptEngine = field(default_factory=make_script_engine)
+    # serviceTaskOperator id -> operator (``wiring.operator_table()``; tests may add one).
+    operators: dict[str, Operator] = field(default_factory=dict)
+    after_step: list[StepHook] = field(default_factory=list)
     memo: Memo = field(default_factory=Memo)
     # A deployed definition never changes, nor do the versions it calls (pinned at deploy):
     # its process key and parsed specs by id, so a step need not load its row.

@@ -38,6 +38,7 @@ from engine.deadlines.calendar_calls import (
     date_changes,
     substitute,
 )
+from engine.deadlines.workcalendar import WorkCalendar
 from engine.errors import DocrouteError
 
 from . import projection
@@ -169,7 +170,7 @@ def start(workflow: BpmnWorkflow, data: dict[str, Any]) -> None:
 
 
 def rerun(workflow: BpmnWorkflow, event: Recorded, instance_id: int,
-          document_id: int | None) -> StepOutcome:
+          document_id: int | None, calendar: WorkCalendar) -> StepOutcome:
     """Run one recorded state event again, as the live step ran it.
 
     The clock reads the event's time, service operators hand back the recorded results
@@ -184,7 +185,7 @@ def rerun(workflow: BpmnWorkflow, event: Recorded, instance_id: int,
     action, passes = _recorded_action(workflow, event)
     scope = ServiceScope(None, instance_id, document_id, event.actor,
                          recorded=[s.get("result") for s in payload.get("services") or []])
-    calls = CallScope(recorded=[CalendarCall.from_dict(c)
+    calls = CallScope(calendar=calendar, recorded=[CalendarCall.from_dict(c)
                                 for c in payload.get("calendar") or []])
     with clock.using_clock(clock.ManualClock(event.at)):
         return run(workflow, action, scope, calls, timer_passes=passes)

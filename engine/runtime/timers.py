@@ -27,7 +27,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.deadlines import calendar_recompute, notify, reminders, workcalendar
+from engine.deadlines import calendar_recompute, notify, reminders
 from engine.models import Timer
 from engine.service import Docroute
 
@@ -164,23 +164,22 @@ class Scheduler:
     only at day boundaries and at due times; the pass is idempotent, so a shorter
     interval only costs queries). ``interval`` is only a safety net for a lost wake-up
     (and lets tests that move a manual clock be noticed); lateness does not depend on it.
+    The working-day calendar needs no reload here: the ``Docroute``'s calendar notices a
+    change made in another process by itself (``workcalendar.CalendarHolder``).
     """
 
     def __init__(self, docroute: Docroute, *, interval: float = 30.0,
                  reminder_interval: float = 60.0, batch: int = 100,
                  policy: reminders.ReminderPolicy | None = None,
-                 mail: notify.MailSettings | None = None,
-                 calendar_reload: float = 3600.0):
+                 mail: notify.MailSettings | None = None):
         self.docroute = docroute
         self.interval = interval
         self.reminder_interval = reminder_interval
         self.batch = batch
         self.policy = policy or reminders.ReminderPolicy()
         self.mail = mail
-        self.calendar_reload = calendar_reload
         self._backoff = _Backoff()
         self._last_reminders: float | None = None
-        self._last_calendar: float | None = None
         # The moment the last tick looked for due timers: a timer due before it that is
         # still there was not fired by that tick; one due after it simply fell due since.
         self._looked_at: datetime | None = None
@@ -191,7 +190,6 @@ class Scheduler:
 
     def tick(self) -> TickResult:
         """Fire due timers, then (when their interval has passed) reminders and mail."""
-        self._maybe_reload_calendar()
         self._looked_at = clock.now()
         fired = fire_due(self.docroute, self._looked_at, batch=self.batch,
                          exclude=self._backoff.blocked(clock.now()),
@@ -209,15 +207,6 @@ class Scheduler:
             self.tick()
         except Exception:
             log.exception("scheduler tick failed")
-
-    def _maybe_reload_calendar(self) -> None:
-        # Administrators enter next year's holidays each November; pick them up.
-        monotonic = _time.monotonic()
-        if (self._last_calendar is not None
-                and monotonic - self._last_calendar < self.calendar_reload):
-            return
-        self._last_calendar = monotonic
-        load_calendar(self.docroute)
 
     def sleep_for(self) -> float:
         """Seconds until the next tick is needed: the earliest due timer, the next
@@ -296,20 +285,6 @@ class Scheduler:
         return self._thread is not None
 
 
-def load_calendar(docroute: Docroute) -> None:
-    """Activate the database's calendar; keep the current one if the database has none."""
-    try:
-        with docroute.session() as session:
-            calendar = workcalendar.load(session)
-    except Exception:
-        log.exception("could not load the working-day calendar")
-        return
-    if calendar.covered_years():
-        workcalendar.activate(calendar)
-    else:
-        log.warning("the database has no working-day calendar; run `docroute init`")
-
-
 def run_side_passes(docroute: Docroute, policy: reminders.ReminderPolicy,
                     mail: notify.MailSettings | None) -> tuple[reminders.ReminderResult | None,
                                                                int]:
@@ -360,7 +335,6 @@ def run_worker(docroute: Docroute, once: bool = False, *, interval: float = 30.0
     return the number of cases fired. Otherwise run the scheduler (after a catch-up tick)
     until SIGINT/SIGTERM or ``stop`` is set, and return 0.
     """
-    load_calendar(docroute)
     policy = policy or reminders.ReminderPolicy()
     if once:
         fired = fire_due(docroute)
