@@ -297,12 +297,12 @@ def _fold_events(session: Session, facts: dict[int, CaseFact],
     values: dict[int, dict[str, Any]] = {i: dict(f.values) for i, f in facts.items()}
     specs: dict[int, set[str]] = {i: set(f.specs) for i, f in facts.items()}
     since = min(f.last_seq for f in facts.values())
-    rows: Iterable[EventRow] = own if own is not None else session.execute(
+    rows: Iterable[Any] = own if own is not None else session.execute(
         select(Event.instance_id, Event.seq, Event.type, Event.at, Event.task_name,
                Event.payload)
         .where(Event.instance_id.in_(list(facts)), Event.type.in_(STATE_EVENTS),
                Event.seq > since)
-        .order_by(Event.instance_id, Event.seq)).tuples()
+        .order_by(Event.instance_id, Event.seq))
     for instance_id, seq, type_, at, task_name, payload in rows:
         assert instance_id is not None  # (selected by instance)
         fact = facts[instance_id]
