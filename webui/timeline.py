@@ -7,6 +7,7 @@ task page's "earlier opinions" and the document page's timeline show the same re
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -52,10 +53,10 @@ class Entry:
         return [f for f in self.fields if f[2]]
 
 
-def field_schemas(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
-    """Field name -> schema, from the case's pinned forms, then every latest form."""
+def field_schemas(s: Session, pinned: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """Field name -> schema, from a case's pinned forms (key -> version), then every
+    latest form."""
     found: dict[str, dict[str, Any]] = {}
-    pinned = instance.form_versions or {}
     for key, version in pinned.items():
         try:
             schema = forms.get(s, key, version).schema
@@ -147,7 +148,7 @@ def _show(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
 
 def case_timeline(s: Session, instance: Instance) -> list[Entry]:
     """Every event of the case in order, with submitted fields labelled for the reader."""
-    schemas = field_schemas(s, instance)
+    schemas = field_schemas(s, instance.form_versions or {})
     by_task = task_forms(s, instance)
     names = user_names(s)
     superseded = {o.seq for o in opinions.case_opinions(s, instance) if o.superseded}
