@@ -185,7 +185,8 @@ def test_the_web_layer_reads_through_the_engine_never_the_tables() -> None:
 READS = {"engine.queries.records": None,  # every public function
          "engine.queries.inbox": ("list_rows", "list_tasks"),
          "engine.queries.handled": ("handled_steps", "open_steps"),
-         "engine.registry.documents": ("visible_document", "list_documents", "cases_of")}
+         "engine.registry.documents": ("visible_document", "list_documents", "cases_of"),
+         "engine.registry.attachments": ("list_for",)}
 
 
 def _orm_classes(hint: Any, seen: set[int] | None = None) -> set[str]:

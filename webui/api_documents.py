@@ -8,7 +8,7 @@ like one that does not exist; its classification changes only through its own ca
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
@@ -16,18 +16,15 @@ from sqlalchemy.orm import Session
 from engine import Actor
 from engine.deadlines import chase
 from engine.org import identity
-from engine.queries.views import CaseView, DocumentView
+from engine.queries.views import AttachmentView, CaseView, DocumentView
 from engine.registry import attachments, classification, documents
 from engine.registry.documents import Search
 
 from . import get_docroute
 from .api_base import api_actor, bp, int_arg, json_body, not_auditor
 
-if TYPE_CHECKING:
-    from engine.models import Attachment
 
-
-def attachment_json(row: Attachment, document_id: int) -> dict[str, Any]:
+def attachment_json(row: AttachmentView, document_id: int) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "version": row.version, "size": row.size,
             "sha256": row.sha256, "content_type": row.content_type,
             "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at.isoformat(),
@@ -155,7 +152,7 @@ def upload_attachment(document_id: int) -> Any:
             abort(400, "send the file as multipart/form-data in the field 'file'")
         row = attachments.add(s, limits, actor, document, upload.filename, upload.stream,
                               declared)
-        return jsonify(attachment_json(row, document.id)), 201
+        return jsonify(attachment_json(AttachmentView.from_row(row), document.id)), 201
 
 
 @bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")

@@ -42,8 +42,8 @@ from .timeline import case_timeline, shown_fields
 from .views import people_and_groups
 
 if TYPE_CHECKING:
-    from engine.models import Attachment, Document, Instance
-    from engine.queries.views import DocumentView
+    from engine.models import Document, Instance
+    from engine.queries.views import AttachmentView, DocumentView
 
 bp = Blueprint("documents", __name__)
 # Shown by the summary card (documents/_parts.html); the detail page lists the rest.
@@ -87,7 +87,7 @@ def attachment_views(s: Session, document_id: int | None) -> list[dict[str, Any]
     """Attachments grouped by name, newest version first within each name."""
     if document_id is None:
         return []
-    groups: dict[str, list[Attachment]] = {}
+    groups: dict[str, list[AttachmentView]] = {}
     for row in files.list_for(s, document_id):
         groups.setdefault(row.name, []).append(row)
     return [{"name": name, "versions": [

@@ -1,4 +1,5 @@
-"""Plain frozen values of the rows pages and the API read: cases, tasks, documents, forms.
+"""Plain frozen values of the rows pages and the API read: cases, tasks, documents, their
+attachments, forms.
 
 A read function returns these instead of live ORM rows, so a template or a JSON
 serializer can neither lazy-load, nor change a row, nor reach a relationship after its
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from engine.models import Document, Form, Instance, Task
+from engine.models import Attachment, Document, Form, Instance, Task
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,3 +142,25 @@ class FormView:
     def from_row(cls, row: Form) -> FormView:
         return cls(id=row.id, key=row.key, version=row.version, schema=row.schema,
                    deployed_by=row.deployed_by, deployed_at=row.deployed_at)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentView:
+    """One stored version of a document's attachment (its metadata, never its bytes)."""
+
+    id: int
+    document_id: int
+    name: str
+    version: int
+    sha256: str
+    size: int
+    content_type: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Attachment) -> AttachmentView:
+        return cls(id=row.id, document_id=row.document_id, name=row.name,
+                   version=row.version, sha256=row.sha256, size=row.size,
+                   content_type=row.content_type, uploaded_by=row.uploaded_by,
+                   uploaded_at=row.uploaded_at)
