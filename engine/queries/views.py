@@ -135,13 +135,15 @@ class FormView:
     key: str
     version: int
     schema: dict[str, Any]
+    sha256: str
     deployed_by: str
     deployed_at: datetime
 
     @classmethod
     def from_row(cls, row: Form) -> FormView:
         return cls(id=row.id, key=row.key, version=row.version, schema=row.schema,
-                   deployed_by=row.deployed_by, deployed_at=row.deployed_at)
+                   sha256=row.sha256, deployed_by=row.deployed_by,
+                   deployed_at=row.deployed_at)
 
 
 @dataclass(frozen=True, slots=True)
