@@ -22,7 +22,6 @@ from engine.org import access
 from engine.org.identity import Actor
 from engine.queries.views import CaseDetail, CaseView, DocumentView, FormView, TaskView
 from engine.registry import search
-from engine.runtime import cases as runtime_cases
 
 
 def case(session: Session, instance_id: int) -> CaseView | None:
@@ -70,6 +69,8 @@ def first_task_for(session: Session, actor: Actor, instance_id: int, *,
     With ``claimable``, only one the actor holds or may claim: never one an
     administrator sees in someone else's hands (the step to go on with after completing).
     """
+    from engine.runtime import cases as runtime_cases  # runtime imports much; keep this light
+
     for row in _open_task_rows(session, instance_id):
         if claimable:
             may = row.assignee == actor.username or (

@@ -3,8 +3,10 @@ attachments, forms.
 
 A read function returns these instead of live ORM rows, so a template or a JSON
 serializer can neither lazy-load, nor change a row, nor reach a relationship after its
-session has ended. Each ``from_row`` copies what it reads while the session is open and
-touches no relationship it does not name (``CaseDetail`` alone reads the case's document).
+session has ended. Each ``from_row`` copies what it reads while the session is open (a
+JSON column as a copy of its dict) and follows only the relationships it shows:
+``CaseView`` its process definition, ``CaseDetail`` also the case's document. Turning
+rows into views issues the statements the serializers' attribute reads used to.
 """
 
 from __future__ import annotations
@@ -141,7 +143,7 @@ class FormView:
 
     @classmethod
     def from_row(cls, row: Form) -> FormView:
-        return cls(id=row.id, key=row.key, version=row.version, schema=row.schema,
+        return cls(id=row.id, key=row.key, version=row.version, schema=dict(row.schema),
                    sha256=row.sha256, deployed_by=row.deployed_by,
                    deployed_at=row.deployed_at)
 
