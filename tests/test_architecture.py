@@ -185,6 +185,8 @@ def test_the_web_layer_reads_through_the_engine_never_the_tables() -> None:
 READS = {"engine.queries.records": None,  # every public function
          "engine.queries.inbox": ("list_rows", "list_tasks"),
          "engine.queries.handled": ("handled_steps", "open_steps"),
+         "engine.queries.timeline": ("case_events",),
+         "engine.queries.progress": ("case_diagram",),
          "engine.registry.documents": ("visible_document", "list_documents", "cases_of"),
          "engine.registry.attachments": ("list_for",)}
 

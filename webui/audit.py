@@ -419,7 +419,7 @@ def export_json(instance_id: int) -> Response:
 @auditor_required
 def printable(instance_id: int) -> Any:
     with get_docroute().session() as s:
-        instance = _case(s, instance_id).case
+        instance = records.visible_case(s, current_actor(), instance_id)
         body = audit.case_export(s, instance_id)
         names = user_names(s)
         return render_template("audit/print.html", instance=instance, export=body,

@@ -42,8 +42,8 @@ from .timeline import case_timeline, shown_fields
 from .views import people_and_groups
 
 if TYPE_CHECKING:
-    from engine.models import Document, Instance
-    from engine.queries.views import AttachmentView, DocumentView
+    from engine.models import Document
+    from engine.queries.views import AttachmentView, CaseView, DocumentView
 
 bp = Blueprint("documents", __name__)
 # Shown by the summary card (documents/_parts.html); the detail page lists the rest.
@@ -169,25 +169,20 @@ def _first_task(s: Session, actor: Actor, instance_id: int) -> str | None:
 # --- detail ----------------------------------------------------------------------------------
 
 
-def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
+def _case_view(s: Session, instance: CaseView) -> dict[str, Any]:
     names = people_and_groups(s)
     return {"id": instance.id, "status": instance.status, "title": instance.title,
-            "process_key": instance.definition.key, "process_name": instance.definition.name,
-            "version": instance.definition.version, "started_at": instance.started_at,
+            "process_key": instance.definition_key, "process_name": instance.definition_name,
+            "version": instance.definition_version, "started_at": instance.started_at,
             "ended_at": instance.ended_at, "timeline": case_timeline(s, instance),
-            "diagram": diagram_state(s, instance),
+            "diagram": diagram_state(s, instance.id),
             "deadlines": deadlines.list_for_case(s, instance.id),
             **case_links.view(s, instance),
             "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at,
                             "due_provisional": t.due_provisional,
                             "who": names.get(t.assignee, t.assignee) if t.assignee else
-                            "、".join(names.get(g, g) for g in t.candidate_groups or [])}
+                            "、".join(names.get(g, g) for g in t.candidate_groups)}
                            for t in records.case_tasks(s, instance.id)]}
-
-
-def _cases(s: Session, document_id: int) -> list[Instance]:
-    """The document's cases as rows: their timelines, diagrams and 办文单 read the rows."""
-    return records.document_case_rows(s, document_id)
 
 
 @bp.get("/documents/<int:document_id>")
@@ -195,7 +190,7 @@ def detail(document_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         document = visible_document(s, actor, document_id)
-        cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        cases = [_case_view(s, i) for i in records.document_cases(s, document_id)]
         for c in cases:
             c["may_chase"] = (c["status"] == "running" and bool(c["open_tasks"])
                               and chase.refusal(s, actor, c["id"]) is None)
@@ -259,7 +254,7 @@ def case(instance_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         try:
-            instance = runtime.get_instance(s, instance_id, actor)  # engine.org.access's rule
+            instance = records.visible_case(s, actor, instance_id)  # engine.org.access's rule
         except NotFound:
             abort(404)
         if instance.document_id is not None:
@@ -274,7 +269,8 @@ def sheet(document_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         document = visible_document(s, actor, document_id)
-        instances = _cases(s, document_id)
+        # The 办文单 reads each case's opinions and writes from its row.
+        instances = records.document_case_rows(s, document_id)
         cases = [{"process_name": i.definition.name, "status": i.status,
                   "ended_at": i.ended_at} for i in instances]
         return render_template("documents/sheet.html", document=document_view(document),

@@ -12,7 +12,8 @@ timeline and diagram), never a template or a JSON body.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,18 @@ from engine.org import access
 from engine.org.identity import Actor
 from engine.queries.views import CaseDetail, CaseView, DocumentView, FormView, TaskView
 from engine.registry import search
+
+_KEPT = "docroute.rows_behind_views"
+
+
+def _keep(session: Session, rows: Sequence[Any]) -> None:
+    """Hold rows behind the views for the session's life.
+
+    The identity map forgets a row nobody references, so a page that reads a case's
+    timeline, diagram and links after its view would read the case again for each;
+    held here, those reads find it (a page's session lives one request).
+    """
+    session.info.setdefault(_KEPT, []).extend(rows)
 
 
 def case(session: Session, instance_id: int) -> CaseView | None:
@@ -38,6 +51,13 @@ def case_of_id(session: Session, instance_id: int) -> CaseView:
 def case_detail(session: Session, actor: Actor, instance_id: int) -> CaseDetail:
     """The case and its document if the actor may see it; NotFound otherwise."""
     return CaseDetail.from_row(access.get_case(session, actor, instance_id))
+
+
+def visible_case(session: Session, actor: Actor, instance_id: int) -> CaseView:
+    """The case if the actor may see it (``engine.org.access``); NotFound otherwise."""
+    row = access.get_case(session, actor, instance_id)
+    _keep(session, [row])
+    return CaseView.from_row(row)
 
 
 def case_row(session: Session, task: Task) -> Instance:
@@ -84,7 +104,9 @@ def first_task_for(session: Session, actor: Actor, instance_id: int, *,
 
 def document_cases(session: Session, document_id: int) -> list[CaseView]:
     """The cases that route a document, first started first."""
-    return [CaseView.from_row(row) for row in document_case_rows(session, document_id)]
+    rows = document_case_rows(session, document_id)
+    _keep(session, rows)
+    return [CaseView.from_row(row) for row in rows]
 
 
 def document_case_rows(session: Session, document_id: int) -> list[Instance]:
