@@ -9,8 +9,12 @@ close a cycle. Every package's public names are listed in its ``__init__.pyi`` a
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib
+import inspect
+import typing
 from pathlib import Path
+from typing import Any
 
 import engine
 
@@ -174,3 +178,65 @@ def test_the_web_layer_reads_through_the_engine_never_the_tables() -> None:
     type_only = [f"{p.relative_to(ROOT)}" for p in _sources("webui")
                  if "engine.models" in p.read_text()]
     assert offences == [] and len(type_only) > 0  # the walk saw the type-only imports
+
+
+# Reads the web layer calls for pages and the API. A name ending in ``_row``/``_rows``
+# returns rows on purpose, for engine calls that take a row (see engine/queries/records.py).
+READS = {"engine.queries.records": None,  # every public function
+         "engine.queries.inbox": ("list_rows", "list_tasks"),
+         "engine.queries.handled": ("handled_steps", "open_steps"),
+         "engine.queries.timeline": ("case_events",),
+         "engine.queries.progress": ("case_diagram",),
+         "engine.registry.documents": ("visible_document", "list_documents", "cases_of"),
+         "engine.registry.attachments": ("list_for",)}
+
+
+def _orm_classes(hint: Any, seen: set[int] | None = None) -> set[str]:
+    """The engine.models classes anywhere in a type: inside list[...], dict[...], X | None,
+    and in the fields of a dataclass it names (a view holding a row is a row)."""
+    seen = set() if seen is None else seen
+    if id(hint) in seen:
+        return set()
+    seen.add(id(hint))
+    found: set[str] = set()
+    if isinstance(hint, type) and hint.__module__ == "engine.models":
+        found.add(hint.__name__)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        for field_type in typing.get_type_hints(hint).values():
+            found |= _orm_classes(field_type, seen)
+    for arg in typing.get_args(hint):
+        found |= _orm_classes(arg, seen)
+    return found
+
+
+def _reads() -> list[tuple[str, Any]]:
+    found = []
+    for module_name, names in READS.items():
+        module = importlib.import_module(module_name)
+        if names is None:
+            names = tuple(n for n, f in inspect.getmembers(module, inspect.isfunction)
+                          if f.__module__ == module_name and not n.startswith("_")
+                          and not n.endswith(("_row", "_rows")))
+        found += [(f"{module_name}.{n}", getattr(module, n)) for n in names]
+    return found
+
+
+def test_the_reads_pages_and_the_api_call_return_plain_values_never_rows() -> None:
+    """A template or a JSON body given a live row could lazy-load, change it, or reach a
+    relationship after the session ended; the reads return frozen values instead."""
+    reads = _reads()
+    offences = {name: sorted(_orm_classes(typing.get_type_hints(function)["return"]))
+                for name, function in reads}
+    assert {name: found for name, found in offences.items() if found} == {}
+    assert len(reads) >= 15  # the walk found records' functions, not an empty module
+
+
+def test_the_row_check_sees_rows_inside_containers_and_views() -> None:
+    from engine.models import Document, Task
+    from engine.queries.views import CaseDetail
+
+    holder = dataclasses.make_dataclass("Holder", [("task", Task)], frozen=True)
+    assert _orm_classes(dict[int, list[Task]] | None) == {"Task"}
+    assert _orm_classes(typing.Optional[Document]) == {"Document"}  # noqa: UP045
+    assert _orm_classes(holder) == {"Task"}
+    assert _orm_classes(list[CaseDetail]) == set()

@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from engine import WorkflowInvalid
 from engine.definitions import forms
 from engine.errors import Problem
+from engine.queries import records
 
 from . import get_docroute
 from .admin_base import bp, max_upload, too_large_message
@@ -28,7 +29,7 @@ FORM_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 def forms_list() -> Any:
     with get_docroute().session() as s:
         rows: dict[str, list[dict[str, Any]]] = {}
-        for form in forms.list_forms(s):
+        for form in records.newest_forms_first(s):
             rows.setdefault(form.key, []).append({
                 "version": form.version, "deployed_by": form.deployed_by,
                 "deployed_at": form.deployed_at, "sha256": form.sha256,
@@ -75,7 +76,7 @@ def form_new() -> Any:
 @bp.route("/forms/<key>", methods=["GET", "POST"])
 def form_edit(key: str) -> Any:
     with get_docroute().session() as s:
-        versions = sorted((f.version for f in forms.list_forms(s) if f.key == key),
+        versions = sorted((f.version for f in records.newest_forms_first(s) if f.key == key),
                           reverse=True)
         if not versions:
             return redirect(url_for("admin.forms_list"))

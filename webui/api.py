@@ -15,7 +15,8 @@ from engine import NotFound, definitions, history, runtime
 from engine.definitions import forms
 from engine.ids import MAX_ID
 from engine.queries import records
-from engine.queries.inbox import InboxFilter, list_tasks
+from engine.queries.inbox import InboxFilter, list_rows
+from engine.queries.views import CaseDetail, TaskView
 
 from . import get_docroute
 from .api_base import api_actor, bp, instance_json, int_arg, json_body, not_auditor, task_json
@@ -62,7 +63,7 @@ def start_instance(key: str) -> Any:
         raise NotFound(f"no document with id {document_id}")
     with get_docroute().session() as s:
         instance = runtime.start_case(s, actor, key, data, document_id=document_id)
-        return jsonify(instance_json(instance)), 201
+        return jsonify(instance_json(CaseDetail.from_row(instance))), 201
 
 
 @bp.get("/instances/<int:instance_id>")
@@ -70,8 +71,7 @@ def get_instance(instance_id: int) -> Any:
     actor = api_actor()
     with get_docroute().session() as s:
         # engine.org.access decides (clearance, then the document's rule or participation).
-        instance = runtime.get_instance(s, instance_id, actor)
-        return jsonify(instance_json(instance))
+        return jsonify(instance_json(records.case_detail(s, actor, instance_id)))
 
 
 @bp.get("/instances/<int:instance_id>/history")
@@ -96,7 +96,8 @@ def tasks() -> Any:
                       offset=int_arg("offset", 0, 10**9),
                       process_key=request.args.get("process", ""))
     with get_docroute().session() as s:
-        return jsonify([task_json(t) for t in list_tasks(s, api_actor(), flt)])
+        # The inbox page's query: one visibility rule for both.
+        return jsonify([task_json(line.task) for line in list_rows(s, api_actor(), flt)])
 
 
 @bp.get("/tasks/<task_id>")
@@ -104,8 +105,8 @@ def get_task(task_id: str) -> Any:
     actor = api_actor()
     with get_docroute().session() as s:
         row = runtime.get_task_row(s, task_id, actor)
-        instance = records.case_of(s, row)
-        body = task_json(row)
+        instance = records.case_row(s, row)
+        body = task_json(TaskView.from_row(row))
         body["form"] = runtime.task_form(s, instance, row)
         body["data"] = runtime.task_data(s, row)
         return jsonify(body)
@@ -116,7 +117,7 @@ def claim(task_id: str) -> Any:
     actor = api_actor()
     not_auditor(actor)
     with get_docroute().session() as s:
-        return jsonify(task_json(runtime.claim(s, task_id, actor)))
+        return jsonify(task_json(TaskView.from_row(runtime.claim(s, task_id, actor))))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
@@ -124,7 +125,7 @@ def unclaim(task_id: str) -> Any:
     actor = api_actor()
     not_auditor(actor)
     with get_docroute().session() as s:
-        return jsonify(task_json(runtime.unclaim(s, task_id, actor)))
+        return jsonify(task_json(TaskView.from_row(runtime.unclaim(s, task_id, actor))))
 
 
 @bp.post("/tasks/<task_id>/delegate")
@@ -135,7 +136,7 @@ def delegate(task_id: str) -> Any:
     if not isinstance(to, str) or not to:
         abort(400, "give the username to delegate to as {\"to\": \"NAME\"}")
     with get_docroute().session() as s:
-        return jsonify(task_json(runtime.delegate(s, task_id, actor, to)))
+        return jsonify(task_json(TaskView.from_row(runtime.delegate(s, task_id, actor, to))))
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -145,4 +146,4 @@ def complete(task_id: str) -> Any:
     data = json_body().get("data", {})
     with get_docroute().session() as s:
         instance = runtime.complete(s, task_id, actor, data)
-        return jsonify(instance_json(instance))
+        return jsonify(instance_json(CaseDetail.from_row(instance)))

@@ -19,7 +19,7 @@ from engine.org import identity
 from . import csrf, get_docroute
 
 if TYPE_CHECKING:
-    from engine.models import Instance, Task
+    from engine.queries.views import CaseDetail, TaskView
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -106,27 +106,27 @@ def not_auditor(actor: Actor) -> None:
 # --- serialization ---------------------------------------------------------------------------
 
 
-def task_json(row: Task) -> dict[str, Any]:
+def task_json(row: TaskView) -> dict[str, Any]:
     return {
         "id": row.id, "name": row.name, "spec": row.spec, "instance_id": row.instance_id,
         "form_key": row.form_key, "assignee": row.assignee,
-        "candidate_groups": list(row.candidate_groups or []),
+        "candidate_groups": list(row.candidate_groups),
         "due_at": row.due_at.isoformat() if row.due_at else None,
-        "due_provisional": bool(row.due_provisional),
+        "due_provisional": row.due_provisional,
         "urgency": row.urgency, "reminder_level": row.reminder_level,
         "title": row.title, "process_key": row.process_key, "document_id": row.document_id,
         "created_at": row.created_at.isoformat(),
     }
 
 
-def instance_json(instance: Instance) -> dict[str, Any]:
-    document = instance.document
+def instance_json(detail: CaseDetail) -> dict[str, Any]:
+    instance, document = detail.case, detail.document
     return {
         "id": instance.id, "status": instance.status, "title": instance.title,
-        "definition": {"key": instance.definition.key, "version": instance.definition.version,
-                       "name": instance.definition.name},
-        "definition_key": instance.definition.key,
-        "definition_version": instance.definition.version,
+        "definition": {"key": instance.definition_key, "version": instance.definition_version,
+                       "name": instance.definition_name},
+        "definition_key": instance.definition_key,
+        "definition_version": instance.definition_version,
         "document": None if document is None else {
             "id": document.id, "kind": document.kind, "title": document.title,
             "doc_number": document.doc_number,

@@ -8,7 +8,7 @@ like one that does not exist; its classification changes only through its own ca
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import abort, jsonify, request, send_file
 from sqlalchemy.orm import Session
@@ -16,45 +16,43 @@ from sqlalchemy.orm import Session
 from engine import Actor
 from engine.deadlines import chase
 from engine.org import identity
+from engine.queries.views import AttachmentView, CaseView, DocumentView
 from engine.registry import attachments, classification, documents
 from engine.registry.documents import Search
 
 from . import get_docroute
 from .api_base import api_actor, bp, int_arg, json_body, not_auditor
 
-if TYPE_CHECKING:
-    from engine.models import Attachment, Document, Instance
 
-
-def attachment_json(row: Attachment, document_id: int) -> dict[str, Any]:
+def attachment_json(row: AttachmentView, document_id: int) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "version": row.version, "size": row.size,
             "sha256": row.sha256, "content_type": row.content_type,
             "uploaded_by": row.uploaded_by, "uploaded_at": row.uploaded_at.isoformat(),
             "url": f"/api/v1/documents/{document_id}/attachments/{row.id}"}
 
 
-def document_json(document: Document) -> dict[str, Any]:
+def document_json(document: DocumentView) -> dict[str, Any]:
     return {
         "id": document.id, "kind": document.kind, "title": document.title,
         "doc_number": document.doc_number, "doc_type": document.doc_type,
         "classification": identity.clearance_name(document.classification),
         "urgency": document.urgency, "department": document.department,
-        "status": document.status, "fields": document.fields or {},
+        "status": document.status, "fields": document.fields,
         "created_by": document.created_by, "created_at": document.created_at.isoformat(),
     }
 
 
-def _case_json(instance: Instance) -> dict[str, Any]:
+def _case_json(instance: CaseView) -> dict[str, Any]:
     return {"id": instance.id, "status": instance.status, "title": instance.title,
-            "definition_key": instance.definition.key,
-            "definition_version": instance.definition.version,
+            "definition_key": instance.definition_key,
+            "definition_version": instance.definition_version,
             "started_at": instance.started_at.isoformat(),
             "ended_at": instance.ended_at.isoformat() if instance.ended_at else None}
 
 
-def _full(s: Session, actor: Actor, document: Document) -> dict[str, Any]:
+def _full(s: Session, actor: Actor, document: DocumentView) -> dict[str, Any]:
     body = document_json(document)
-    withheld = bool((document.fields or {}).get(attachments.WITHHELD_FIELD))
+    withheld = bool(document.fields.get(attachments.WITHHELD_FIELD))
     body["attachments"] = [{**attachment_json(a, document.id), "withheld": withheld}
                            for a in attachments.list_for(s, document.id)]
     body["cases"] = [_case_json(i) for i in documents.cases_of(s, actor, document.id)]
@@ -87,7 +85,7 @@ def create_document() -> Any:
         abort(400, 'send {"kind": KIND, "fields": {...}}')
     with get_docroute().session() as s:
         document = documents.create_document(s, actor, kind, fields)
-        return jsonify(_full(s, actor, document)), 201
+        return jsonify(_full(s, actor, DocumentView.from_row(document))), 201
 
 
 @bp.get("/documents")
@@ -106,7 +104,7 @@ def list_documents() -> Any:
 def get_document(document_id: int) -> Any:
     actor = api_actor()
     with get_docroute().session() as s:
-        return jsonify(_full(s, actor, documents.get_document(s, actor, document_id)))
+        return jsonify(_full(s, actor, documents.visible_document(s, actor, document_id)))
 
 
 @bp.patch("/documents/<int:document_id>")
@@ -118,7 +116,7 @@ def update_document(document_id: int) -> Any:
         abort(400, 'send {"fields": {...}}')
     with get_docroute().session() as s:
         document = documents.update_document(s, actor, document_id, fields)
-        return jsonify(_full(s, actor, document))
+        return jsonify(_full(s, actor, DocumentView.from_row(document)))
 
 
 @bp.post("/documents/<int:document_id>/classification")
@@ -131,7 +129,8 @@ def reclassify(document_id: int) -> Any:
     if not isinstance(level, str) or not isinstance(reason, str):
         abort(400, 'send {"classification": LEVEL, "reason": "..."}')
     with get_docroute().session() as s:
-        document = classification.reclassify(s, actor, document_id, level, reason)
+        document = DocumentView.from_row(
+            classification.reclassify(s, actor, document_id, level, reason))
         if not actor.may_see(document.classification):
             return jsonify({"id": document.id, "classification": level}), 200
         return jsonify(_full(s, actor, document))
@@ -153,7 +152,7 @@ def upload_attachment(document_id: int) -> Any:
             abort(400, "send the file as multipart/form-data in the field 'file'")
         row = attachments.add(s, limits, actor, document, upload.filename, upload.stream,
                               declared)
-        return jsonify(attachment_json(row, document.id)), 201
+        return jsonify(attachment_json(AttachmentView.from_row(row), document.id)), 201
 
 
 @bp.get("/documents/<int:document_id>/attachments/<int:attachment_id>")

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import jsonify
 
+from engine.queries.views import CaseDetail
 from engine.registry import links
 from engine.registry.links import LinkedCase
 
@@ -40,4 +41,4 @@ def supervise_instruction(instance_id: int) -> Any:
     not_auditor(actor)
     with get_docroute().session() as s:
         case = links.supervise_instruction(s, actor, instance_id)
-        return jsonify(instance_json(case)), 201
+        return jsonify(instance_json(CaseDetail.from_row(case))), 201

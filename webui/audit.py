@@ -34,6 +34,7 @@ from engine import Actor, clock, history, runtime
 from engine.history import audit, checkpoints, replay
 from engine.history.audit import CaseSearch
 from engine.queries import records
+from engine.queries.views import CaseDetail
 
 from . import get_docroute, timeline
 from .auth import auditor_required, current_actor
@@ -193,25 +194,30 @@ def export_csv() -> Response:
 # --- one case ------------------------------------------------------------------------------
 
 
-def _case(s: Any, instance_id: int) -> Any:
-    return runtime.get_instance(s, instance_id, current_actor())  # NotFound above clearance
+def _case(s: Any, instance_id: int) -> CaseDetail:
+    return records.case_detail(s, current_actor(), instance_id)  # NotFound above clearance
+
+
+def _check_case(s: Any, instance_id: int) -> None:
+    """NotFound unless the auditor may see the case (``_case`` without reading it)."""
+    runtime.get_instance(s, instance_id, current_actor())
 
 
 @bp.get("/cases/<int:instance_id>")
 @auditor_required
 def case(instance_id: int) -> Any:
     with get_docroute().session() as s:
-        instance = _case(s, instance_id)
+        detail = _case(s, instance_id)
         events = replay.case_event_rows(s, instance_id)
         names = user_names(s)
         check = audit.verify_case(s, instance_id, checkpoints.pins_for(
             s, history.case_chain(instance_id))) if request.args.get("verify") else None
         cache: dict[Any, Any] = {"english": is_english(),
-                                 "schemas": timeline.field_schemas(s, instance)}
+                                 "schemas": timeline.field_schemas(
+                                     s, detail.case.form_versions)}
         rows = [_event_row(e, names, cache) for e in events]
-        context = {"instance": instance, "definition": instance.definition,
-                   "document": instance.document, "rows": rows, "check": check,
-                   "final_hash": events[-1].hash if events else "", "names": names}
+        context = {"instance": detail.case, "document": detail.document, "rows": rows,
+                   "check": check, "final_hash": events[-1].hash if events else "", "names": names}
         return render_template("audit/case.html", **context)
 
 
@@ -295,7 +301,7 @@ def _details(type_: str, payload: dict[str, Any], names: dict[str, str]
 def frames(instance_id: int) -> Any:
     """Every step's view at once, so the slider needs no further request."""
     with get_docroute().session() as s:
-        _case(s, instance_id)
+        _check_case(s, instance_id)
         rows = replay.case_event_rows(s, instance_id)
         # Replay is a function of the events alone: a digest of every stored field of every
         # event names the result (a direct edit of any row misses the cache).
@@ -325,7 +331,7 @@ def _labelled_frames(s: Any, instance_id: int, frames: list[dict[str, Any]]
     """Each frame's case data as {name: [label, shown value]} in the reader's language,
     labelled like the forms (never a bare variable such as ``level: yellow``)."""
     instance = records.case(s, instance_id)
-    schemas = timeline.field_schemas(s, instance) if instance is not None else {}
+    schemas = timeline.field_schemas(s, instance.form_versions) if instance is not None else {}
     names = user_names(s)
     seen: dict[tuple[str, str], list[str]] = {}
     out = []
@@ -401,7 +407,7 @@ _FRAMES = _FrameCache()
 @auditor_required
 def export_json(instance_id: int) -> Response:
     with get_docroute().session() as s:
-        _case(s, instance_id)
+        _check_case(s, instance_id)
         body = audit.case_export(s, instance_id)
     text = json.dumps(body, ensure_ascii=False, indent=1, default=str)
     return Response(text.encode("utf-8"), mimetype="application/json; charset=utf-8",
@@ -413,7 +419,7 @@ def export_json(instance_id: int) -> Response:
 @auditor_required
 def printable(instance_id: int) -> Any:
     with get_docroute().session() as s:
-        instance = _case(s, instance_id)
+        instance = records.visible_case(s, current_actor(), instance_id)
         body = audit.case_export(s, instance_id)
         names = user_names(s)
         return render_template("audit/print.html", instance=instance, export=body,

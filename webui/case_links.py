@@ -17,7 +17,7 @@ from . import get_docroute
 from .auth import current_actor, staff_required
 
 if TYPE_CHECKING:
-    from engine.models import Instance
+    from engine.queries.views import CaseView
 
 bp = Blueprint("case_links", __name__)
 
@@ -26,7 +26,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def view(s: Session, instance: Instance) -> dict[str, Any]:
+def view(s: Session, instance: CaseView) -> dict[str, Any]:
     """What the case page shows of the case's links (plain values for the template)."""
     actor = current_actor()
     return {"links": links.linked_cases(s, actor, instance.id),

@@ -4,18 +4,15 @@ which elements are done, active, and which flows were taken (engine.queries.prog
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 from sqlalchemy.orm import Session
 
 from engine.definitions.bpmn import parse_xml
-from engine.queries.progress import case_progress
+from engine.queries.progress import case_diagram
 
 from .views import english_labels, is_english
-
-if TYPE_CHECKING:
-    from engine.models import Instance
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -35,10 +32,11 @@ def translated_xml(xml: str) -> str:
     return etree.tostring(tree, encoding="unicode")
 
 
-def diagram_state(s: Session, instance: Instance) -> str:
+def diagram_state(s: Session, instance_id: int) -> str:
     """JSON for ``DocrouteViewer.mount(el, {xml, completed, active, path})``."""
-    progress = case_progress(s, instance)
-    state: dict[str, Any] = {"xml": translated_xml(instance.definition.xml),
+    diagram = case_diagram(s, instance_id)
+    progress = diagram.progress
+    state: dict[str, Any] = {"xml": translated_xml(diagram.xml),
                              "completed": progress.completed, "active": progress.active,
                              "path": progress.path}
     # Embedded in a <script type="application/json">: keep "</" out of the text.

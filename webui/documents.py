@@ -29,7 +29,7 @@ from engine.errors import Conflict
 from engine.org import access, identity
 from engine.queries import handled, records
 from engine.registry import attachments as files
-from engine.registry import classification, search
+from engine.registry import classification, documents
 
 from . import case_links, get_docroute
 from .auth import current_actor, staff_required
@@ -42,7 +42,8 @@ from .timeline import case_timeline, shown_fields
 from .views import people_and_groups
 
 if TYPE_CHECKING:
-    from engine.models import Attachment, Document, Instance
+    from engine.models import Document
+    from engine.queries.views import AttachmentView, CaseView, DocumentView
 
 bp = Blueprint("documents", __name__)
 # Shown by the summary card (documents/_parts.html); the detail page lists the rest.
@@ -53,27 +54,32 @@ SUMMARY_FIELDS = {"receipt_number", "source_org", "source_number", "issued_on", 
 # --- who sees what --------------------------------------------------------------------------
 
 
-def visible_documents(actor: Actor) -> Any:
-    """A select of the documents the actor may see (``engine.org.access``)."""
-    return access.visible_documents(actor)
-
-
 def get_document(s: Session, actor: Actor, document_id: int) -> Document:
-    """The document if the actor may see it; 404 otherwise (no existence leak)."""
+    """The document row if the actor may see it, for a write that takes the row (attach,
+    download); 404 otherwise (no existence leak)."""
     try:
-        return access.get_document(s, actor, document_id)
+        return documents.get_document(s, actor, document_id)
     except NotFound:
         abort(404)
 
 
-def document_view(document: Document | None) -> dict[str, Any] | None:
+def visible_document(s: Session, actor: Actor, document_id: int) -> DocumentView:
+    """The document as plain values (the API's document call reads the same); 404 unless
+    the actor may see it."""
+    try:
+        return documents.visible_document(s, actor, document_id)
+    except NotFound:
+        abort(404)
+
+
+def document_view(document: DocumentView | None) -> dict[str, Any] | None:
     """Plain values of a document for templates (no ORM objects while rendering)."""
     if document is None:
         return None
     return {"id": document.id, "kind": document.kind, "title": document.title,
             "doc_number": document.doc_number, "doc_type": document.doc_type,
             "classification": document.classification, "urgency": document.urgency,
-            "status": document.status, "fields": dict(document.fields or {}),
+            "status": document.status, "fields": dict(document.fields),
             "created_by": document.created_by, "created_at": document.created_at}
 
 
@@ -81,7 +87,7 @@ def attachment_views(s: Session, document_id: int | None) -> list[dict[str, Any]
     """Attachments grouped by name, newest version first within each name."""
     if document_id is None:
         return []
-    groups: dict[str, list[Attachment]] = {}
+    groups: dict[str, list[AttachmentView]] = {}
     for row in files.list_for(s, document_id):
         groups.setdefault(row.name, []).append(row)
     return [{"name": name, "versions": [
@@ -105,14 +111,10 @@ def index() -> Any:
     q = request.args.get("q", "").strip()[:100]
     kind = request.args.get("kind", "")[:32]
     with get_docroute().session() as s:
-        query = visible_documents(actor)
-        if q:
-            query = query.where(search.document_matches(s, q))
-        rows = s.scalars(records.documents_newest_first(query, kind))
-        documents = [document_view(d) for d in rows]
-        steps = handled.open_steps(s, [d["id"] for d in documents if d])
+        shown = [document_view(d) for d in records.visible_documents(s, actor, q=q, kind=kind)]
+        steps = handled.open_steps(s, [d["id"] for d in shown if d])
         names = people_and_groups(s)
-        for d in documents:
+        for d in shown:
             if d is not None:
                 d["holders"] = [(st.name, names.get(st.assignee, st.assignee) if st.assignee
                                  else "、".join(names.get(g, g) for g in st.groups))
@@ -120,7 +122,7 @@ def index() -> Any:
                 d["due_at"] = next((st.due_at for st in steps.get(d["id"], []) if st.due_at),
                                    None)
         startable = startable_kinds(s, actor)
-    return render_template("documents/index.html", documents=documents, q=q, kind=kind,
+    return render_template("documents/index.html", documents=shown, q=q, kind=kind,
                            startable=startable)
 
 
@@ -160,45 +162,39 @@ def new(kind: str) -> Any:
 
 
 def _first_task(s: Session, actor: Actor, instance_id: int) -> str | None:
-    for row in records.case_tasks(s, instance_id):
-        if runtime.can_see_task(row, actor):
-            return row.id
-    return None
+    task = records.first_task_for(s, actor, instance_id)
+    return None if task is None else task.id
 
 
 # --- detail ----------------------------------------------------------------------------------
 
 
-def _case_view(s: Session, instance: Instance) -> dict[str, Any]:
+def _case_view(s: Session, instance: CaseView) -> dict[str, Any]:
     names = people_and_groups(s)
     return {"id": instance.id, "status": instance.status, "title": instance.title,
-            "process_key": instance.definition.key, "process_name": instance.definition.name,
-            "version": instance.definition.version, "started_at": instance.started_at,
+            "process_key": instance.definition_key, "process_name": instance.definition_name,
+            "version": instance.definition_version, "started_at": instance.started_at,
             "ended_at": instance.ended_at, "timeline": case_timeline(s, instance),
-            "diagram": diagram_state(s, instance),
+            "diagram": diagram_state(s, instance.id),
             "deadlines": deadlines.list_for_case(s, instance.id),
             **case_links.view(s, instance),
             "open_tasks": [{"id": t.id, "name": t.name, "due_at": t.due_at,
                             "due_provisional": t.due_provisional,
                             "who": names.get(t.assignee, t.assignee) if t.assignee else
-                            "、".join(names.get(g, g) for g in t.candidate_groups or [])}
+                            "、".join(names.get(g, g) for g in t.candidate_groups)}
                            for t in records.case_tasks(s, instance.id)]}
-
-
-def _cases(s: Session, document_id: int) -> list[Instance]:
-    return records.document_cases(s, document_id)
 
 
 @bp.get("/documents/<int:document_id>")
 def detail(document_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
-        document = get_document(s, actor, document_id)
-        cases = [_case_view(s, i) for i in _cases(s, document_id)]
+        document = visible_document(s, actor, document_id)
+        cases = [_case_view(s, i) for i in records.document_cases(s, document_id)]
         for c in cases:
             c["may_chase"] = (c["status"] == "running" and bool(c["open_tasks"])
                               and chase.refusal(s, actor, c["id"]) is None)
-        extra = shown_fields(s, dict(document.fields or {}), SUMMARY_FIELDS)
+        extra = shown_fields(s, dict(document.fields), SUMMARY_FIELDS)
         levels = [name for level, name in enumerate(identity.CLEARANCES)
                   if actor.may_see(level) and level != document.classification]
         return render_template("documents/detail.html", document=document_view(document),
@@ -258,7 +254,7 @@ def case(instance_id: int) -> Any:
     actor = current_actor()
     with get_docroute().session() as s:
         try:
-            instance = runtime.get_instance(s, instance_id, actor)  # engine.org.access's rule
+            instance = records.visible_case(s, actor, instance_id)  # engine.org.access's rule
         except NotFound:
             abort(404)
         if instance.document_id is not None:
@@ -272,8 +268,9 @@ def sheet(document_id: int) -> Any:
     """The printable processing sheet (办文单)."""
     actor = current_actor()
     with get_docroute().session() as s:
-        document = get_document(s, actor, document_id)
-        instances = _cases(s, document_id)
+        document = visible_document(s, actor, document_id)
+        # The 办文单 reads each case's opinions and writes from its row.
+        instances = records.document_case_rows(s, document_id)
         cases = [{"process_name": i.definition.name, "status": i.status,
                   "ended_at": i.ended_at} for i in instances]
         return render_template("documents/sheet.html", document=document_view(document),

@@ -81,8 +81,8 @@ def _row_view(line: InboxRow, names: dict[str, str]) -> dict[str, Any]:
             "due_provisional": row.due_provisional,
             "reminder_level": row.reminder_level, "assignee": row.assignee,
             "assignee_name": names.get(row.assignee or "", row.assignee),
-            "group_names": "、".join(names.get(g, g) for g in row.candidate_groups or []),
-            "candidate_groups": row.candidate_groups or [], "instance_id": row.instance_id,
+            "group_names": "、".join(names.get(g, g) for g in row.candidate_groups),
+            "candidate_groups": list(row.candidate_groups), "instance_id": row.instance_id,
             "overdue": row.due_at is not None and row.due_at < clock.now(),
             "classification": row.classification}
 

@@ -85,7 +85,7 @@ def cases() -> Any:
     figure, unit = request.args.get("figure", ""), request.args.get("unit", "")
     with get_docroute().session() as s:  # a bad figure is FormInvalid: a 422 page
         ids = kpi.drill_down(s, current_actor(), period, figure, unit)
-        rows = [{"id": i.id, "title": i.title, "process": i.definition.name,
+        rows = [{"id": i.id, "title": i.title, "process": i.definition_name,
                  "status": i.status, "started_at": i.started_at, "ended_at": i.ended_at}
                 for i in records.cases(s, ids)]
     return render_template("reports/cases.html", rows=rows, period=period, figure=figure,

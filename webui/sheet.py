@@ -20,7 +20,8 @@ from .timeline import field_schemas, shown_value
 from .views import label, people_and_groups
 
 if TYPE_CHECKING:
-    from engine.models import Document, Instance
+    from engine.models import Instance
+    from engine.queries.views import DocumentView
 
 # Opinions printed in their own box of the 发文稿纸, not in the list of other opinions.
 SIGN_OFF, OFFICE_REVIEW = "signoff_opinion", "review_opinion"
@@ -59,7 +60,7 @@ def _opinion_rows(s: Session, instance: Instance, names: dict[str, str]
     return rows
 
 
-def sheet_view(s: Session, document: Document, cases: list[Instance]) -> dict[str, Any]:
+def sheet_view(s: Session, document: DocumentView, cases: list[Instance]) -> dict[str, Any]:
     """Everything the sheet prints, as plain values."""
     names = people_and_groups(s)
     fields = dict(document.fields or {})
@@ -82,7 +83,7 @@ def sheet_view(s: Session, document: Document, cases: list[Instance]) -> dict[st
     else:
         schemas: dict[str, dict[str, Any]] = {}
         for instance in cases:
-            schemas.update(field_schemas(s, instance))
+            schemas.update(field_schemas(s, instance.form_versions or {}))
         view.update(_incoming(writes, names, schemas))
     return view
 
@@ -92,7 +93,7 @@ def _last(rows: list[dict[str, Any]], field: str) -> dict[str, Any] | None:
     return found[-1] if found else None
 
 
-def _outgoing(document: Document, standing: list[dict[str, Any]],
+def _outgoing(document: DocumentView, standing: list[dict[str, Any]],
               writes: dict[str, dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
     drafted = writes.get("drafting_department")
     drafter = (document.fields or {}).get("drafter") or names.get(document.created_by,

@@ -48,8 +48,8 @@ def new(key: str) -> Any:
     try:
         with get_docroute().session() as s:
             instance = runtime.start_case(s, actor, key, {})
-            first = next((t.id for t in records.case_tasks(s, instance.id)
-                          if runtime.can_see_task(t, actor)), None)
+            task = records.first_task_for(s, actor, instance.id)
+            first = None if task is None else task.id
             case_id = instance.id
     except NotAllowed:
         flash(_("You may not start this kind of case."), "error")

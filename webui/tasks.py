@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from engine import Actor, Conflict, DocrouteError, FormInvalid, NotFound, clock, runtime
 from engine.org import authority
 from engine.queries import records
+from engine.queries.views import CaseDetail, TaskView
 from engine.runtime import drafts
 
 from . import get_docroute
@@ -43,18 +44,19 @@ def decision_options(schema: dict[str, Any]) -> tuple[bool, list[Any]]:
 
 def _page(s: Session, actor: Actor, row: Task, values: dict[str, Any],
           errors: dict[str, str]) -> dict[str, Any]:
-    instance = records.case_of(s, row)
+    instance = records.case_row(s, row)
+    detail = CaseDetail.from_row(instance)
     schema = runtime.task_form(s, instance, row)
     can_return, other_decisions = decision_options(schema)
     draft = drafts.get(s, actor, row.id)
     return {
-        "task": row, "instance": instance, "schema": schema, "values": values,
-        "errors": errors, "document": document_view(instance.document),
+        "task": TaskView.from_row(row), "instance": detail.case, "schema": schema,
+        "values": values, "errors": errors, "document": document_view(detail.document),
         "attachments": attachment_views(s, instance.document_id),
-        "opinions": opinion_entries(case_timeline(s, instance)), "can_return": can_return,
+        "opinions": opinion_entries(case_timeline(s, detail.case)), "can_return": can_return,
         "other_decisions": other_decisions, "draft_saved_at": draft.saved_at if draft else None,
         "delegates": _holders(s, actor, instance, row),
-        "process_name": instance.definition.name, "now": clock.now(),
+        "process_name": detail.case.definition_name, "now": clock.now(),
         "mine": row.assignee == actor.username,
         "assignee_name": people_and_groups(s).get(row.assignee or "", row.assignee),
     }
@@ -80,7 +82,7 @@ def task(task_id: str) -> Any:
             draft = drafts.get(s, actor, task_id)
             if draft is not None:
                 values.update(draft.data)
-            instance = records.case_of(s, row)
+            instance = records.case_row(s, row)
             values = with_defaults(runtime.task_form(s, instance, row), values, is_english())
             return render_template("inbox/task.html", **_page(s, actor, row, values, {}))
     except (Conflict, NotFound):
@@ -96,7 +98,7 @@ def submit(task_id: str) -> Any:
     try:
         with get_docroute().session() as s:
             row = _load(s, actor, task_id)
-            instance = records.case_of(s, row)
+            instance = records.case_row(s, row)
             schema = runtime.task_form(s, instance, row)
             data = parse_form(schema, request.form)
             if action == "return":
@@ -159,10 +161,6 @@ def _invalid(actor: Actor, task_id: str, schema: dict[str, Any], data: dict[str,
         return redirect(url_for("inbox.index"))
 
 
-def _next_task(s: Session, actor: Actor, instance_id: int) -> Task | None:
+def _next_task(s: Session, actor: Actor, instance_id: int) -> TaskView | None:
     """A task of the same case that this person may do right away (e.g. 签收 → 登记)."""
-    for row in records.case_tasks(s, instance_id):
-        if row.assignee == actor.username or (
-                row.assignee is None and runtime.can_see_task(row, actor)):
-            return row
-    return None
+    return records.first_task_for(s, actor, instance_id, claimable=True)

@@ -1,22 +1,20 @@
 """A case's history as people read it: who did what, when, with which opinion.
 
-Built from the hash-chained events (engine.history) and the forms' field titles, so the
+Built from the case's events (engine.queries.timeline) and the forms' field titles, so the
 task page's "earlier opinions" and the document page's timeline show the same record.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from engine import history
 from engine.definitions import forms
-from engine.queries import records
-from engine.registry import opinions
+from engine.queries import records, timeline
 
 from .views import (
     choice_label,
@@ -28,7 +26,7 @@ from .views import (
 )
 
 if TYPE_CHECKING:
-    from engine.models import Instance
+    from engine.queries.views import CaseView
 
 HIDDEN = {"case_id", "started_by", "document_id"}
 
@@ -52,10 +50,10 @@ class Entry:
         return [f for f in self.fields if f[2]]
 
 
-def field_schemas(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
-    """Field name -> schema, from the case's pinned forms, then every latest form."""
+def field_schemas(s: Session, pinned: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+    """Field name -> schema, from a case's pinned forms (key -> version), then every
+    latest form."""
     found: dict[str, dict[str, Any]] = {}
-    pinned = instance.form_versions or {}
     for key, version in pinned.items():
         try:
             schema = forms.get(s, key, version).schema
@@ -103,11 +101,6 @@ def _collect(found: dict[str, dict[str, Any]], schema: dict[str, Any]) -> None:
             found[name] = sub
 
 
-def task_forms(s: Session, instance: Instance) -> dict[str, dict[str, Any]]:
-    """User task id -> its form's schema (engine.registry.opinions.task_forms)."""
-    return opinions.task_forms(s, instance)
-
-
 def user_names(s: Session) -> dict[str, str]:
     """Usernames and group keys -> display names (the user's language for groups)."""
     return people_and_groups(s)
@@ -145,18 +138,14 @@ def _show(value: Any, sub: dict[str, Any], names: dict[str, str]) -> str:
     return str(value)
 
 
-def case_timeline(s: Session, instance: Instance) -> list[Entry]:
+def case_timeline(s: Session, case: CaseView) -> list[Entry]:
     """Every event of the case in order, with submitted fields labelled for the reader."""
-    schemas = field_schemas(s, instance)
-    by_task = task_forms(s, instance)
+    schemas = field_schemas(s, case.form_versions)
     names = user_names(s)
-    superseded = {o.seq for o in opinions.case_opinions(s, instance) if o.superseded}
     entries = []
-    for event in history.case_events(s, instance.id):
-        payload = json.loads(event.payload)
-        data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    for event in timeline.case_events(s, case.id):
+        payload, data, own = event.payload, event.data, event.form
         shown = []
-        own = (by_task.get(str(payload.get("spec") or "")) or {}).get("properties") or {}
         if event.type == "completed":
             # In the order the form asks, not the stored (sorted) order.
             order = {name: i for i, name in enumerate(own)}
@@ -175,11 +164,10 @@ def case_timeline(s: Session, instance: Instance) -> list[Entry]:
             note = "；".join(x for x in (held, str(payload.get("note") or "")) if x)
         elif event.type in ("reminder", "escalated"):
             note = reminder_label(str(payload.get("level") or ""))
-        kind = "closed" if event.type == "completed" and not event.task_id else event.type
+        kind = "closed" if event.closes_case else event.type
         entries.append(Entry(event.at, event.actor, names.get(event.actor, event.actor),
-                             kind, event.task_name or "", shown, note,
-                             send_back=kind == "completed" and opinions.is_send_back(data),
-                             superseded=event.seq in superseded))
+                             kind, event.task_name, shown, note, send_back=event.send_back,
+                             superseded=event.superseded))
     return entries
 
 

@@ -187,10 +187,6 @@ def latest_versions(session: Session, keys: Iterable[str]) -> dict[str, int]:
     return {key: int(version) for key, version in rows}
 
 
-def list_forms(session: Session) -> list[Form]:
-    return list(session.scalars(select(Form).order_by(Form.key, Form.version.desc())))
-
-
 # --- choices and validation ----------------------------------------------------------
 
 

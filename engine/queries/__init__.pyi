@@ -8,3 +8,5 @@ from . import inbox as inbox
 from . import kpi as kpi
 from . import progress as progress
 from . import records as records
+from . import timeline as timeline
+from . import views as views

@@ -13,6 +13,7 @@ from engine import clock
 from engine.models import Document, Task, TaskGroup
 from engine.org import orgchart
 from engine.org.identity import Actor
+from engine.queries.views import TaskView
 from engine.registry import search
 
 LEVEL_ORDER = {"escalated": 0, "red": 1, "yellow": 2, "blue": 3, "": 4}
@@ -80,9 +81,9 @@ def _id_among(ids: Any, dialect: str) -> ColumnElement[bool]:
     return Task.id.in_(ids)
 
 
-def list_tasks(session: Session, actor: Actor, flt: InboxFilter) -> list[Task]:
+def list_tasks(session: Session, actor: Actor, flt: InboxFilter) -> list[TaskView]:
     """Open tasks the actor may work on, most pressing first (overdue, urgency, due date)."""
-    return list(session.scalars(list_query(session, actor, flt)))
+    return [TaskView.from_row(row) for row in session.scalars(list_query(session, actor, flt))]
 
 
 def list_query(session: Session, actor: Actor, flt: InboxFilter) -> Select[Task]:
@@ -104,11 +105,11 @@ def list_query(session: Session, actor: Actor, flt: InboxFilter) -> Select[Task]
     return query.limit(min(flt.limit, 500)).offset(flt.offset)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InboxRow:
     """An inbox line: the task and the registry columns of its document."""
 
-    task: Task
+    task: TaskView
     doc_number: str | None
     receipt_number: str | None
     source_org: str | None
@@ -126,7 +127,8 @@ def list_rows(session: Session, actor: Actor, flt: InboxFilter) -> list[InboxRow
                           fields["source_org"].as_string(),
                           fields["source_number"].as_string(),
                           fields["received_at"].as_string()))
-    return [InboxRow(*row) for row in session.execute(query)]
+    return [InboxRow(TaskView.from_row(task), *columns)
+            for task, *columns in session.execute(query)]
 
 
 def count_levels(session: Session, actor: Actor) -> dict[str, int]:
@@ -157,7 +159,7 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def is_overdue(task: Task, now: datetime | None = None) -> bool:
+def is_overdue(task: Task | TaskView, now: datetime | None = None) -> bool:
     return task.due_at is not None and task.due_at < (now or clock.now())
 
 

@@ -45,6 +45,20 @@ def case_progress(session: Session, instance: Instance) -> Progress:
     return progress_of(workflow, flows)
 
 
+@dataclass(frozen=True, slots=True)
+class Diagram:
+    """A case's own diagram (its pinned definition's XML) and its progress on it."""
+
+    xml: str
+    progress: Progress
+
+
+def case_diagram(session: Session, instance_id: int) -> Diagram:
+    """The diagram and progress of a case (the caller has applied the visibility rule)."""
+    instance = session.get_one(Instance, instance_id)
+    return Diagram(instance.definition.xml, case_progress(session, instance))
+
+
 def progress_of(workflow: BpmnWorkflow, flows: dict[tuple[str, str], str]) -> Progress:
     """Progress from a live workflow and its ``(source, target) -> flow id`` map."""
     # Rounds compaction dropped from the tree still count as done (engine/runtime/compaction.py).

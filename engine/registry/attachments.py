@@ -29,6 +29,7 @@ from engine import clock
 from engine.errors import DocrouteError, NotFound
 from engine.models import Attachment, Blob, Document
 from engine.org.identity import Actor
+from engine.queries.views import AttachmentView
 
 CHUNK = 1 << 16
 SNIFF_BYTES = 512
@@ -280,13 +281,15 @@ def add(session: Session, limits: Limits, actor: Actor, document: Document, name
 
 
 def list_for(session: Session, document_id: int, *, newest_only: bool = False
-             ) -> list[Attachment]:
-    """A document's attachments by name then version (only the newest of each if asked)."""
-    rows = list(session.scalars(select(Attachment).where(Attachment.document_id == document_id)
-                                .order_by(Attachment.name, Attachment.version)))
+             ) -> list[AttachmentView]:
+    """A document's attachments by name then version (only the newest of each if asked);
+    the document page and the API's document call list them here."""
+    rows = [AttachmentView.from_row(row) for row in session.scalars(
+        select(Attachment).where(Attachment.document_id == document_id)
+        .order_by(Attachment.name, Attachment.version))]
     if not newest_only:
         return rows
-    newest: dict[str, Attachment] = {}
+    newest: dict[str, AttachmentView] = {}
     for row in rows:
         newest[row.name] = row
     return list(newest.values())

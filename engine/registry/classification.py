@@ -25,7 +25,7 @@ submitter's own clearance (``check_submitted``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -36,6 +36,9 @@ from engine.history import chain as history
 from engine.models import Document, Instance, Task
 from engine.org import access, identity
 from engine.org.identity import Actor
+
+if TYPE_CHECKING:
+    from engine.queries.views import DocumentView
 
 FIELD = "classification"
 MAX_REASON = 1000
@@ -64,12 +67,12 @@ def check_submitted(actor: Actor, data: dict[str, Any]) -> None:
             f"clearance ({identity.clearance_name(actor.clearance)})")})
 
 
-def setter(document: Document) -> str:
+def setter(document: Document | DocumentView) -> str:
     """Who set the document's current classification (the registrar by default)."""
     return document.classified_by or document.created_by
 
 
-def may_reclassify(actor: Actor, document: Document) -> bool:
+def may_reclassify(actor: Actor, document: Document | DocumentView) -> bool:
     """Whether the actor is one of the people who may change this document's level."""
     if actor.is_auditor and not actor.is_admin:
         return False

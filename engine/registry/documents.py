@@ -24,6 +24,7 @@ from engine.history import chain as history
 from engine.models import Document, Instance
 from engine.org import access, identity
 from engine.org.identity import Actor
+from engine.queries.views import CaseView, DocumentView
 
 from . import doctypes, kinds, search
 from .numbering import is_doc_number
@@ -112,8 +113,16 @@ def create_document(session: Session, actor: Actor, kind: str, fields: dict[str,
 
 
 def get_document(session: Session, actor: Actor, document_id: int) -> Document:
-    """The document, if the actor may see it (``engine.org.access``); NotFound otherwise."""
+    """The document row, if the actor may see it (``engine.org.access``); NotFound otherwise.
+
+    For write paths that take the row (attach, archive); reads use ``visible_document``."""
     return access.get_document(session, actor, document_id)
+
+
+def visible_document(session: Session, actor: Actor, document_id: int) -> DocumentView:
+    """The document as plain values, if the actor may see it; NotFound otherwise (the
+    document page and the API's document call both read it here)."""
+    return DocumentView.from_row(access.get_document(session, actor, document_id))
 
 
 def field_values(document: Document) -> dict[str, Any]:
@@ -210,22 +219,23 @@ def search_query(session: Session, actor: Actor, flt: Search) -> Select[Any]:
 
 
 def list_documents(session: Session, actor: Actor, flt: Search | None = None
-                   ) -> list[Document]:
+                   ) -> list[DocumentView]:
     """Documents the actor may see, newest first, filtered and paged."""
     flt = flt or Search()
     query = search_query(session, actor, flt)
     query = query.limit(max(0, min(flt.limit, 500))).offset(max(0, flt.offset))
-    return list(session.scalars(query))
+    return [DocumentView.from_row(row) for row in session.scalars(query)]
 
 
 # --- cases --------------------------------------------------------------------------------
 
 
-def cases_of(session: Session, actor: Actor, document_id: int) -> list[Instance]:
+def cases_of(session: Session, actor: Actor, document_id: int) -> list[CaseView]:
     """The cases routing a document, oldest first."""
     get_document(session, actor, document_id)
-    return list(session.scalars(select(Instance).where(Instance.document_id == document_id)
-                                .order_by(Instance.started_at, Instance.id)))
+    return [CaseView.from_row(row) for row in session.scalars(
+        select(Instance).where(Instance.document_id == document_id)
+        .order_by(Instance.started_at, Instance.id))]
 
 
 def link_case(session: Session, actor: Actor, document_id: int, instance_id: int) -> Instance:

@@ -68,7 +68,8 @@ def _next_task(site: Site, case_id: int) -> tuple[str, str, dict[str, Any]] | No
             for row in inbox.list_tasks(s, actor, inbox.InboxFilter(scope="all", limit=500)):
                 if row.instance_id == case_id:
                     instance = s.get_one(Instance, case_id)
-                    return username, row.id, runtime.task_form(s, instance, row)
+                    task = s.get_one(Task, row.id)
+                    return username, row.id, runtime.task_form(s, instance, task)
     return None
 
 
