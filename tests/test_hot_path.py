@@ -44,13 +44,13 @@ TWO_STEPS = """<?xml version="1.0" encoding="UTF-8"?>
 # user with their groups, the candidates), the history append (chain end, insert), the
 # draft, the case update, the case's task rows, their removal (provisional dates, task;
 # the task's group rows go by ON DELETE CASCADE), the new task and its groups, the chain
-# head. Group names for lanes, step
-# targets and the process key come from the Docroute's memo; a case that had and has no
-# timer skips its timer rows. The API's answer reads the definition = 1. SQLite counts
-# its two BEGINs; PostgreSQL issues none, but re-reads the task under the row lock and
-# takes the chain's advisory lock. The KPI facts fold at commit = 4: the case's facts row, its
-# deadline, the row update, the step row (its events and the case come from the session).
-EXPECTED = {"sqlite": 2 + 14 + 1 + 1 + 4, "postgresql": 1 + 14 + 2 + 1 + 4}
+# head. Group names for lanes, step targets and the process's key, version and name come
+# from the Docroute's memory (runtime/state.py); a case that had and has no timer skips
+# its timer rows. SQLite adds its BEGIN IMMEDIATE; PostgreSQL issues no BEGIN but re-reads
+# the task under the row lock and takes the chain's advisory lock. The KPI facts fold at
+# commit = 4: the case's facts row, its deadline, the row update, the step row (the events
+# and the case come from the session).
+EXPECTED = {"sqlite": 2 + 14 + 1 + 4, "postgresql": 1 + 14 + 2 + 4}
 BEFORE = {"sqlite": 29, "postgresql": 28}  # before issue 17's hot-path work (measured the same way)
 
 

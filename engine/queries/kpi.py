@@ -45,6 +45,7 @@ from engine.errors import FormInvalid, NotAllowed
 from engine.models import CaseFact, CaseStep, Deadline, Definition, Document, Event, Instance
 from engine.org import access
 from engine.org.identity import Actor
+from engine.runtime import state
 
 READERS = frozenset({"office_director", "supervising_leaders", "principal_leaders",
                      "supervision_officers", "disclosure_officers"})
@@ -222,14 +223,13 @@ def _held(session: Session, cls: type[T], key: int) -> T | None:
 
 def _held_case(session: Session, instance_id: int) -> _CaseRow | None:
     instance = _held(session, Instance, instance_id)
-    definition = _held(session, Definition, instance.definition_id) if instance else None
     document = (_held(session, Document, instance.document_id)
                 if instance and instance.document_id is not None else None)
-    if instance is None or definition is None or (
-            instance.document_id is not None and document is None):
+    if instance is None or (instance.document_id is not None and document is None):
         return None
+    process = state.definition_info(session, instance)  # (remembered per Docroute)
     return _CaseRow(instance.id, instance.status, instance.started_at, instance.ended_at,
-                    definition.key, definition.name, document.department if document else None)
+                    process.key, process.name, document.department if document else None)
 
 
 def _record_chunk(session: Session, chunk: list[int], rebuild: bool,

@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import object_session
+
 from engine.models import Attachment, Document, Form, Instance, Task
+from engine.runtime import state
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +80,9 @@ class CaseView:
 
     @classmethod
     def from_row(cls, row: Instance) -> CaseView:
-        definition = row.definition
+        session = object_session(row)
+        definition = (state.definition_info(session, row) if session is not None
+                      else row.definition)
         return cls(id=row.id, status=row.status, title=row.title,
                    definition_id=row.definition_id, definition_key=definition.key,
                    definition_version=definition.version, definition_name=definition.name,

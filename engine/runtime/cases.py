@@ -160,21 +160,12 @@ def project(session: Session, instance: Instance, workflow: BpmnWorkflow, *,
 def _context(session: Session, instance: Instance) -> dict[str, Any]:
     document = instance.document
     return {
-        "process_key": _process_key(session, instance),
+        "process_key": state.definition_info(session, instance).key,
         "document_kind": document.kind if document else "",
         "title": instance.title,
         "classification": instance.classification,
         "urgency": document.urgency if document else "",
     }
-
-
-def _process_key(session: Session, instance: Instance) -> str:
-    """The case's process key without loading its definition row (and diagram) per step."""
-    keys = state.of(session).definition_keys
-    key = keys.get(instance.definition_id)
-    if key is None:
-        key = keys[instance.definition_id] = instance.definition.key
-    return key
 
 
 # --- starting --------------------------------------------------------------------------------

@@ -140,6 +140,15 @@ class FreshOnMiss(Mapping[str, str]):
         return len(self._data)
 
 
+@dataclass(frozen=True, slots=True)
+class DefinitionInfo:
+    """What a case shows of its process: key, version and name."""
+
+    key: str
+    version: int
+    name: str
+
+
 @dataclass
 class RuntimeState:
     """One ``Docroute``'s live workflows, script engine, operators, after-step hooks and
@@ -153,7 +162,7 @@ class RuntimeState:
     memo: Memo = field(default_factory=Memo)
     # A deployed definition never changes, nor do the versions it calls (pinned at deploy):
     # its process key and parsed specs by id, so a step need not load its row.
-    definition_keys: dict[int, str] = field(default_factory=dict)
+    definitions: dict[int, DefinitionInfo] = field(default_factory=dict)
     specs: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -164,6 +173,18 @@ def of(session: Session) -> RuntimeState:
         raise RuntimeError("this session was not made by Docroute.session(), so it has no "
                            "runtime state and cannot load or run a case")
     return state
+
+
+def definition_info(session: Session, instance: Instance) -> DefinitionInfo:
+    """The case's process key, version and name, without loading its definition row (and
+    diagram) when this Docroute has seen it; a session not made by a ``Docroute`` loads it."""
+    runtime = session.info.get(KEY)
+    known = runtime.definitions if isinstance(runtime, RuntimeState) else {}
+    info = known.get(instance.definition_id)
+    if info is None:
+        row = instance.definition
+        info = known[instance.definition_id] = DefinitionInfo(row.key, row.version, row.name)
+    return info
 
 
 def spec_of(session: Session, instance: Instance) -> tuple[Any, dict[str, Any]]:
