@@ -95,7 +95,7 @@ def tasks() -> Any:
     flt = InboxFilter(scope=scope, limit=int_arg("limit", 100, 500),
                       offset=int_arg("offset", 0, 10**9),
                       process_key=request.args.get("process", ""))
-    with get_docroute().session() as s:
+    with get_docroute().reading() as s:
         # The inbox page's query: one visibility rule for both.
         return jsonify([task_json(line.task) for line in list_rows(s, api_actor(), flt)])
 

@@ -52,7 +52,7 @@ def _filter() -> InboxFilter:
 def index() -> Any:
     actor = current_actor()
     flt = _filter()
-    with get_docroute().session() as s:
+    with get_docroute().reading() as s:  # reads only: no wait for SQLite's write lock
         rows = list_rows(s, actor, flt)
         more = len(rows) > PAGE
         names = people_and_groups(s)

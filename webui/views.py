@@ -328,5 +328,5 @@ def _count_unread() -> None:
     # POSTs too: a form shown again after a validation error keeps the header's count.
     if actor is None or request.blueprint == "api" or request.method not in ("GET", "POST"):
         return
-    with get_docroute().session() as s:
+    with get_docroute().reading() as s:
         g.unread = notify.unread_count(s, actor.id)
