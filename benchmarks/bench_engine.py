@@ -213,25 +213,22 @@ class Bench:
 
     def api_starts(self, reps: int) -> float:
         """POST /api/v1/definitions/five/instances: a case up to its first task."""
-        client, headers = self.api()
-        samples = []
-        for _ in range(reps):
-            started = time.perf_counter()
-            response = client.post("/api/v1/definitions/five/instances", json={"data": {}},
-                                   headers=headers)
-            samples.append(time.perf_counter() - started)
-            assert response.status_code == 201, response.get_data(as_text=True)
-        return statistics.median(samples)
+        return self._api_median(reps, "post", "/api/v1/definitions/five/instances", 201)
 
     def api_least(self, reps: int) -> float:
         """The least an API call costs: authenticate, read one row, answer (a 404)."""
+        return self._api_median(reps, "get", "/api/v1/instances/999999999", 404)
+
+    def _api_median(self, reps: int, method: str, path: str, status: int) -> float:
         client, headers = self.api()
+        send = getattr(client, method)
+        body = {"json": {"data": {}}} if method == "post" else {}
         samples = []
         for _ in range(reps):
             started = time.perf_counter()
-            response = client.get("/api/v1/instances/999999999", headers=headers)
+            response = send(path, headers=headers, **body)
             samples.append(time.perf_counter() - started)
-            assert response.status_code == 404, response.get_data(as_text=True)
+            assert response.status_code == status, response.get_data(as_text=True)
         return statistics.median(samples)
 
     def bare_commit(self, reps: int) -> float:
