@@ -10,12 +10,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import event, insert, text, update
 
 from engine import Docroute
 from engine.models import Definition, Instance, Task, TaskGroup
 from engine.org import identity
-from engine.queries.inbox import InboxFilter, count_query, count_scopes, list_query, list_tasks
+from engine.queries.inbox import (
+    InboxFilter,
+    count_query,
+    count_scopes,
+    counts,
+    list_query,
+    list_tasks,
+)
 
 GROUPS = 50
 TASKS = 2_000
@@ -79,6 +86,35 @@ def test_each_scope_lists_exactly_what_the_actor_may_work_on(docroute: Docroute)
             due = [r.due_at for r in rows]
             assert due == sorted(due), scope  # most pressing first
         assert count_scopes(s, actor) == {k: len(v) for k, v in expected.items()}
+
+
+
+def test_the_tabs_and_the_reminder_colours_are_counted_in_one_pass(
+        docroute: Docroute, manual_clock: Any) -> None:
+    actor = _fill(docroute)
+    expected = _expected()
+    with docroute.session() as s:
+        s.execute(update(Task).where(Task.id.in_(sorted(expected["all"])[::3]))
+                  .values(reminder_level="red"))
+    # The tasks were made due 0-96 hours after this moment: ten hours on, those due within
+    # the first ten are overdue.
+    manual_clock.set(datetime(2026, 3, 2, tzinfo=UTC) + timedelta(hours=10))
+    overdue = {t for t in expected["all"] if int(t[1:]) % 97 < 10}
+    with docroute.session() as s:
+        statements: list[str] = []
+
+        def record(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(docroute.engine, "before_cursor_execute", record)
+        try:
+            tabs, levels = counts(s, actor)
+        finally:
+            event.remove(docroute.engine, "before_cursor_execute", record)
+    assert tabs == {k: len(v) for k, v in expected.items()}
+    assert levels == {"blue": 0, "yellow": 0, "red": len(sorted(expected["all"])[::3]),
+                      "escalated": 0, "overdue": len(overdue)}
+    assert len([st for st in statements if "count" in st.lower() or "sum(" in st]) == 1
 
 
 def _tasks_rows_read(docroute: Docroute, query: Any) -> tuple[int, str]:

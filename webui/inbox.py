@@ -17,10 +17,9 @@ from engine.queries.inbox import (
     LEVELS,
     InboxFilter,
     InboxRow,
-    count_levels,
-    count_scopes,
     list_rows,
 )
+from engine.queries.inbox import counts as inbox_counts
 
 from . import get_docroute, notices
 from .auth import current_actor, staff_required
@@ -59,8 +58,7 @@ def index() -> Any:
         tasks = [_row_view(row, names) for row in rows[:PAGE]]
         processes = definitions.latest_names(s)
         startable = startable_kinds(s, actor)
-        counts = count_scopes(s, actor)
-        levels = count_levels(s, actor)
+        counts, levels = inbox_counts(s, actor)
     page = flt.offset // PAGE + 1
     return render_template("inbox/index.html", tasks=tasks, flt=flt, processes=processes,
                            startable=startable,
