@@ -46,7 +46,8 @@ class Docroute:
         state.watch_writes(self.engine, self.runtime.memo)
         self.calendar = workcalendar.CalendarHolder()
         self.session_info: dict[str, Any] = {state.KEY: self.runtime,
-                                             workcalendar.KEY: self.calendar}
+                                             workcalendar.KEY: self.calendar,
+                                             definitions.SPECS_KEY: {}}
         self.sessions = db.make_sessionmaker(self.engine, info=self.session_info)
         wiring.install(self)  # operators, after-step hooks, session listeners
         # The keys that make history forgery-evident live outside the database (keys.py).
@@ -59,7 +60,7 @@ class Docroute:
         calendar = self.calendar.peek()
         if calendar is not None and not self.calendar.due():
             return calendar
-        with self.session() as session:
+        with self.reading() as session:  # a version check only reads
             return workcalendar.of(session)
 
     @contextmanager

@@ -545,6 +545,25 @@ def load_spec(session: Session, definition: Definition) -> tuple[Any, dict[str, 
     return spec, subprocesses
 
 
+# Key of a ``Docroute``'s sessions' ``info``: its parsed specs by definition id.
+SPECS_KEY = "docroute_specs"
+
+
+def specs_of(session: Session, definition_id: int,
+             row: Callable[[], Definition]) -> tuple[Any, dict[str, Any]]:
+    """The parsed specs of definition ``definition_id``, remembered by id for the
+    ``Docroute`` that made the session (a deployed definition and the versions it calls
+    never change, and none is ever deleted), so a step need not load the definition row
+    and its diagram; ``row()`` loads it the first time."""
+    known: dict[int, tuple[Any, dict[str, Any]]] | None = session.info.get(SPECS_KEY)
+    found = known.get(definition_id) if known is not None else None
+    if found is None:
+        found = load_spec(session, row())
+        if known is not None:
+            known[definition_id] = found
+    return found
+
+
 def provided_ids(source: SourceFile, max_bytes: int) -> set[str]:
     """The process or decision ids a BPMN or DMN file provides (none if it cannot be read)."""
     try:

@@ -56,12 +56,8 @@ def rules_of(task_spec: Any) -> TaskRules:
 
 def rules(session: Session, instance: Instance, spec_name: str) -> TaskRules:
     """The declared rules of a task of this case, by its spec name."""
-    return rules_in(definitions.load_spec(session, instance.definition), spec_name)
-
-
-def rules_in(specs: tuple[Any, dict[str, Any]], spec_name: str) -> TaskRules:
-    """The declared rules of the task ``spec_name`` in a process spec or its subprocesses."""
-    spec, subprocesses = specs
+    spec, subprocesses = definitions.specs_of(session, instance.definition_id,
+                                              lambda: instance.definition)
     for candidate in (spec, *subprocesses.values()):
         task_spec = candidate.task_specs.get(spec_name)
         if task_spec is not None:

@@ -373,20 +373,13 @@ def _open_task(session: Session, task_id: str, actor: Actor) -> tuple[Instance, 
     return instance, row
 
 
-def _declared(session: Session, instance: Instance, row: Task) -> authority.TaskRules:
-    """The task's declared rules (separation of duties, checks), from the specs this
-    Docroute has parsed."""
-    return authority.rules_in(state.spec_of(session, instance), row.spec)
-
-
 def claim(session: Session, task_id: str, actor: Actor) -> Task:
     instance, row = _open_task(session, task_id, actor)
     if row.assignee == actor.username:
         return row
     if row.assignee is not None and not authority.stands_in(session, row, actor.username):
         raise Conflict(f"this task is already claimed by {row.assignee}")
-    authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username),
-                               task_rules=_declared(session, instance, row))
+    authority.require_may_hold(session, instance, row, identity.get_user(session, actor.username))
     row.assignee, row.claimed_at = actor.username, clock.now()
     history.append_case(session, instance.id, "claimed", actor.username, {},
                         task_id=row.id, task_name=row.name)
@@ -416,8 +409,7 @@ def delegate(session: Session, task_id: str, actor: Actor, to_username: str) -> 
     refusal = access.hold_refusal(target, row.classification)
     if refusal is not None:
         raise NotAllowed(refusal)
-    authority.require_may_hold(session, instance, row, target,
-                               task_rules=_declared(session, instance, row))
+    authority.require_may_hold(session, instance, row, target)
     previous = row.assignee
     row.assignee, row.claimed_at = target.username, clock.now()
     history.append_case(session, instance.id, "delegated", actor.username,

@@ -163,7 +163,6 @@ class RuntimeState:
     # A deployed definition never changes, nor do the versions it calls (pinned at deploy):
     # its process key and parsed specs by id, so a step need not load its row.
     definitions: dict[int, DefinitionInfo] = field(default_factory=dict)
-    specs: dict[int, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
 
 
 def of(session: Session) -> RuntimeState:
@@ -188,22 +187,12 @@ def definition_info(session: Session, instance: Instance) -> DefinitionInfo:
 
 
 def spec_of(session: Session, instance: Instance) -> tuple[Any, dict[str, Any]]:
-    """The case's parsed process spec and subprocess specs, without loading its definition
-    row when this Docroute has parsed it before."""
-    specs = of(session).specs
-    found = specs.get(instance.definition_id)
-    if found is None:
-        found = specs[instance.definition_id] = definitions.load_spec(session,
-                                                                      instance.definition)
-    return found
+    """The case's parsed process spec and subprocess specs (``definitions.specs_of``)."""
+    return definitions.specs_of(session, instance.definition_id, lambda: instance.definition)
 
 
 def new_workflow(session: Session, definition: Definition) -> BpmnWorkflow:
     """A fresh workflow of a deployed definition, with this Docroute's script engine: how
     a live start, a replay and a migration all begin a case."""
-    specs = of(session).specs
-    found = specs.get(definition.id)
-    if found is None:
-        found = specs[definition.id] = definitions.load_spec(session, definition)
-    spec, subprocesses = found
+    spec, subprocesses = definitions.specs_of(session, definition.id, lambda: definition)
     return BpmnWorkflow(spec, subprocesses, script_engine=of(session).script_engine)
