@@ -134,6 +134,16 @@ def people(docroute: Docroute) -> dict[str, identity.Actor]:
         return {u.username: identity.Actor.of(u) for u in identity.list_users(s)}
 
 
+def empty_postgres(url: str) -> None:
+    """Empty every table of a PostgreSQL test database (one per worker, shared by the
+    modules that run there) so a module's data never starts with another's rows."""
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def shipped_office(request: pytest.FixtureRequest,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Docroute]:
@@ -150,11 +160,7 @@ def shipped_office(request: pytest.FixtureRequest,
         url = f"sqlite:///{home / 'docroute.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_database")
-        engine = create_engine(url)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        engine.dispose()
+        empty_postgres(url)
     previous = clock.get_default_clock()
     clock.set_default_clock(clock.ManualClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)))
     app = Docroute(Settings(home=home / "home", database_url=url))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import empty_postgres
 from flask.testing import FlaskClient
 from sqlalchemy import URL, create_engine, make_url, select, text
 
@@ -56,6 +57,8 @@ def prepared_postgres(postgres_database: str, tmp_path_factory: pytest.TempPathF
     admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{template}" TEMPLATE "{server.database}"'))
+    # The worker's database may hold rows of modules that ran before this one.
+    empty_postgres(server.set(database=template).render_as_string(hide_password=False))
     _prepare(server.set(database=template).render_as_string(hide_password=False),
              tmp_path_factory.mktemp("authority_pg"))
     yield server, template
